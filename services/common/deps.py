@@ -1,0 +1,55 @@
+"""FastAPI dependencies shared by the services, read from ``app.state`` (set by each
+service's ``create_app``): sessions, the calling principal, the request id, the language."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from services.common.errors import Unauthenticated
+from services.common.i18n import Lang, Msg, negotiate
+from services.common.principal import Principal, principal_from_headers
+
+
+def read_session(request: Request) -> Iterator[Session]:
+    yield from request.app.state.db.read_session()
+
+
+def write_session(request: Request) -> Iterator[Session]:
+    yield from request.app.state.db.write_session()
+
+
+def caller(request: Request) -> Principal:
+    """The principal the gateway acts for; the call must carry the internal token."""
+    expected: str = request.app.state.settings.internal_token
+    token = request.headers.get("x-internal-token", "")
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthenticated(
+            Msg(
+                "内部接口只接受网关的调用（缺少或错误的 X-Internal-Token）。",
+                "Internal API: only the gateway may call it (missing or wrong X-Internal-Token).",
+            )
+        )
+    return principal_from_headers(
+        request.headers.get("x-actor"),
+        request.headers.get("x-actor-role"),
+        request.headers.get("x-actor-counties"),
+    )
+
+
+def request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def language(request: Request) -> Lang:
+    return negotiate(request.headers.get("accept-language"))
+
+
+ReadSession = Annotated[Session, Depends(read_session)]
+WriteSession = Annotated[Session, Depends(write_session)]
+Caller = Annotated[Principal, Depends(caller)]
+RequestId = Annotated[str | None, Depends(request_id)]

@@ -1,0 +1,211 @@
+"""HTTP plumbing every process shares: request ids, access logs, health and readiness,
+the internal-token guard, strict query parameters and ETags.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.errors import FieldError, PreconditionFailed, PreconditionRequired, ValidationFailed
+from services.common.i18n import Msg
+from services.common.jsonio import dumps
+
+REQUEST_ID_HEADER = "x-request-id"
+access_log = logging.getLogger("portfolio.access")
+
+
+class RequestIdMiddleware:
+    """Takes ``X-Request-ID`` from the request (or makes one), echoes it on every response
+    and logs one access line per request. Pure ASGI: it costs next to nothing per call."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:128]
+                break
+        if not request_id or not request_id.isprintable():
+            request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = [0]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s %.1fms",
+                    scope.get("method"),
+                    scope.get("path"),
+                    status_holder[0],
+                    (time.perf_counter() - started) * 1000,
+                    extra={"request_id": request_id, "service": self.service},
+                )
+
+
+class JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("request_id", "service"):
+            if hasattr(record, key):
+                payload[key] = getattr(record, key)
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    if json_logs:
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def health_router(readiness: ReadinessCheck) -> APIRouter:
+    """``/health``: the process answers. ``/ready``: it can serve (database reachable,
+    migrations at head …); 503 with the reasons otherwise."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", include_in_schema=False)
+    async def health() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @router.get("/ready", include_in_schema=False)
+    async def ready() -> Response:
+        checks = await readiness()
+        ok = all(check.get("ok", False) for check in checks.values() if check.get("required", True))
+        body = {"status": "ready" if ok else "not_ready", "checks": checks}
+        return Response(dumps(body), status_code=200 if ok else 503, media_type="application/json")
+
+    return router
+
+
+_allowed_cache: dict[int, frozenset[str]] = {}
+
+
+def _query_aliases(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_aliases(sub)
+    return names
+
+
+def allowed_query_params(route: Any) -> frozenset[str]:
+    key = id(route)
+    if key not in _allowed_cache:
+        _allowed_cache[key] = frozenset(_query_aliases(route.dependant))
+    return _allowed_cache[key]
+
+
+def forbid_unknown_query_params(request: Request) -> None:
+    """A typo in a filter must never return the whole library: unknown query parameters
+    are 422, naming the parameter and the ones this route accepts."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = allowed_query_params(route)
+    unknown = [key for key in request.query_params if key not in allowed]
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "-"
+        raise ValidationFailed(
+            Msg(
+                f"不认识的查询参数：{', '.join(unknown)}。可用参数：{accepted}",
+                f"Unknown query parameter: {', '.join(unknown)}. Accepted: {accepted}",
+            ),
+            errors=[
+                FieldError(
+                    ["query", key],
+                    Msg(f"不认识的参数，可用：{accepted}", f"Unknown parameter; accepted: {accepted}"),
+                )
+                for key in unknown
+            ],
+        )
+
+
+StrictQuery = Depends(forbid_unknown_query_params)
+
+
+def make_etag(entity_id: int | str, version: int) -> str:
+    return f'"{entity_id}-v{version}"'
+
+
+def expected_version(request: Request, entity_id: int | str) -> int:
+    """Optimistic concurrency: the version the caller read, from ``If-Match``.
+
+    Missing is 428; an ETag of another entity or not ours at all is 412 (it cannot match).
+    The service then compares it with the current version, atomically."""
+    header = request.headers.get("if-match")
+    if not header:
+        raise PreconditionRequired(
+            Msg(
+                "修改前请先读取，并在 If-Match 请求头中带上读取时的 ETag。",
+                "Read it first and send the ETag you read in the If-Match header.",
+            )
+        )
+    prefix = f'"{entity_id}-v'
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/")
+        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit():
+            return int(tag[len(prefix) : -1])
+    raise stale_version()
+
+
+def stale_version(current_etag: str | None = None) -> PreconditionFailed:
+    return PreconditionFailed(
+        Msg(
+            "数据已被他人修改（版本已更新）。请重新读取后再提交，您填写的内容不会丢失。",
+            "Someone changed this since you read it (the version moved on). Reload and resubmit.",
+        ),
+        extra={"current_etag": current_etag} if current_etag else None,
+    )
+
+
+def base_app(title: str, service: str, json_logs: bool, **kwargs: Any) -> FastAPI:
+    """A FastAPI app with the shared middleware and error handlers installed."""
+    from services.common.errors import install_error_handlers
+    from services.common.jsonio import JSONBytes
+
+    app = FastAPI(title=title, default_response_class=JSONBytes, **kwargs)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware, service=service)
+    configure_logging(json_logs)
+    return app

@@ -1,0 +1,64 @@
+"""Column sets every service's tables share: the outbox, the audit trail, idempotency keys.
+
+Each service owns its own SQLModel registry (its own metadata and Alembic history) and
+declares concrete tables from these mixins, e.g.
+``class OutboxEvent(OutboxEventFields, ProjectsModel, table=True)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def TimestampField(**kwargs: Any) -> Any:  # noqa: N802 - reads like a type in models
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+
+
+class OutboxEventFields(SQLModel):
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36, unique=True)
+    type: str = Field(max_length=64)
+    entity_id: str = Field(max_length=64)
+    version: int = 0
+    actor: str = Field(max_length=200)
+    occurred_at: datetime = TimestampField()
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+
+
+class AuditFields(SQLModel):
+    """One append-only row per write: who, when, what kind, before and after, the note."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int
+    actor: str = Field(max_length=200)
+    at: datetime = TimestampField()
+    kind: str = Field(max_length=40)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    note: str | None = None
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+class IdempotencyKeyFields(SQLModel):
+    """A remembered response for ``Idempotency-Key``: a retry returns it unchanged."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=300)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    body: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    headers: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = TimestampField()

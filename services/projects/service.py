@@ -1,0 +1,650 @@
+"""The rules of the project library. Plain functions over a session; no HTTP here.
+
+- Status: a move must be in ``reference.TRANSITIONS`` (else 409 naming the allowed next
+  statuses); the same rule serves PATCH, ``/status``, progress reports and imports.
+- County scope: a manager writes only projects managed in its counties, and cannot move
+  one into a county it does not manage (403 naming the county); viewers never write.
+- Versions: every write moves ``version`` by one with a conditional UPDATE
+  (``WHERE version = <read>``), so of two writers holding the same ETag exactly one wins
+  and the other gets 412, on SQLite and PostgreSQL alike.
+- Every write adds its audit row (``project_change``, before and after) and its outbox
+  event in the same transaction; the caller commits once.
+- Money per county (``project_share``) is recomputed on every write by the
+  largest-remainder rule, so county rollups are integers that sum to the totals.
+- Programmes: a child project (``parent_id``) is part of its parent's amount; rollups count
+  top-level projects only, so no money is counted twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlmodel import Session, col
+
+from services.common.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from services.common.http import stale_version
+from services.common.i18n import Msg
+from services.common.models import utcnow
+from services.common.money import largest_remainder_split
+from services.common.outbox import record_event
+from services.common.principal import Principal
+from services.projects import reference
+from services.projects.models import (
+    OutboxEvent,
+    ProgressReport,
+    Project,
+    ProjectChange,
+    ProjectShare,
+    snapshot,
+)
+from services.projects.schemas import ProjectCreate, ProjectUpdate, ReportCreate
+
+# --------------------------------------------------------------------------- rules
+
+
+def check_transition(current: str, target: str) -> None:
+    """The one place that decides whether a status may move."""
+    if target == current:
+        return
+    allowed = reference.allowed_transitions(current)
+    if target not in allowed:
+        names_zh = "、".join(_status_zh(s) for s in allowed) or "无（已是最终状态）"
+        names_en = ", ".join(allowed) or "none (final status)"
+        raise Conflict(
+            Msg(
+                f"项目状态不能从“{_status_zh(current)}”改为“{_status_zh(target)}”。可改为：{names_zh}",
+                f"A project cannot move from {current} to {target}. Allowed next statuses: {names_en}",
+            ),
+            extra={"allowed_transitions": allowed},
+        )
+
+
+def _status_zh(code: str) -> str:
+    return next((s.zh for s in reference.STATUSES if s.code == code), code)
+
+
+def _county_zh(code: str) -> str:
+    return next((c.zh for c in reference.COUNTIES if c.code == code), code)
+
+
+def check_may_write(principal: Principal, county: str) -> None:
+    if principal.may_write_county(county):
+        return
+    if principal.role == "viewer":
+        raise Forbidden(Msg("只读用户不能修改项目。", "Viewers cannot change projects."))
+    raise Forbidden(
+        Msg(
+            f"您没有{_county_zh(county)}（{county}）的项目编辑权限。",
+            f"You may not edit projects of {county} ({_county_zh(county)}); it is not one of your counties.",
+        )
+    )
+
+
+def pk(project: Project) -> int:
+    """The id of a project that has been flushed (always set after insert)."""
+    assert project.id is not None
+    return project.id
+
+
+def is_over_budget(project: Project) -> bool:
+    return project.completed_investment_wan > project.total_investment_wan
+
+
+def caller_view(project: Project, principal: Principal) -> dict[str, Any]:
+    """What the caller may do with this project: ``can_edit`` and ``allowed_transitions``."""
+    can_edit = principal.may_write_county(project.county)
+    return {
+        "can_edit": can_edit,
+        "allowed_transitions": reference.allowed_transitions(project.status) if can_edit else [],
+    }
+
+
+def county_split(project: Project) -> list[ProjectShare]:
+    shares = project.county_shares or {project.county: 100}
+    totals = largest_remainder_split(project.total_investment_wan, shares)
+    completed = largest_remainder_split(project.completed_investment_wan, shares)
+    rows = [
+        ProjectShare(
+            project_id=pk(project),
+            county=county,
+            pct=pct,
+            is_managing=county == project.county,
+            total_investment_wan=totals[county],
+            completed_investment_wan=completed[county],
+        )
+        for county, pct in shares.items()
+    ]
+    if project.county not in shares:
+        rows.append(ProjectShare(project_id=pk(project), county=project.county, pct=0, is_managing=True))
+    return rows
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def get_project(session: Session, project_id: int, *, include_deleted: bool = False) -> Project:
+    project = session.get(Project, project_id)
+    if project is None or (project.deleted_at is not None and not include_deleted):
+        raise NotFound(
+            Msg(f"项目 {project_id} 不存在或已删除。", f"Project {project_id} does not exist or was deleted.")
+        )
+    return project
+
+
+def get_by_code(session: Session, code: str) -> Project | None:
+    return session.scalars(select(Project).where(col(Project.code) == code)).first()
+
+
+def parent_codes(session: Session, projects: list[Project]) -> dict[int, str]:
+    ids = {p.parent_id for p in projects if p.parent_id}
+    if not ids:
+        return {}
+    return dict(
+        session.execute(select(col(Project.id), col(Project.code)).where(col(Project.id).in_(ids))).all()
+    )
+
+
+@dataclass
+class ProjectFilters:
+    county: list[str] = field(default_factory=list)
+    sector: list[str] = field(default_factory=list)
+    sector_group: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    q: str | None = None
+    start_year: int | None = None
+    min_investment_wan: int | None = None
+    max_investment_wan: int | None = None
+
+    def validate(self) -> None:
+        errors: list[FieldError] = []
+        for name, allowed in (
+            ("county", reference.COUNTY_CODES),
+            ("sector", reference.SECTOR_CODES),
+            ("sector_group", reference.SECTOR_GROUP_CODES),
+            ("status", reference.STATUS_CODES),
+        ):
+            for value in getattr(self, name):
+                if value not in allowed:
+                    listed = ", ".join(sorted(allowed))
+                    errors.append(
+                        FieldError(
+                            ["query", name],
+                            Msg(f"“{value}”不存在，可选：{listed}", f"Unknown '{value}'; allowed: {listed}"),
+                        )
+                    )
+        if errors:
+            raise ValidationFailed(Msg("筛选条件有误。", "Invalid filter."), errors=errors)
+
+    def clauses(self) -> list[Any]:
+        clauses: list[Any] = [col(Project.deleted_at).is_(None)]
+        if self.county:
+            clauses.append(col(Project.county).in_(self.county))
+        if self.sector:
+            clauses.append(col(Project.sector).in_(self.sector))
+        if self.sector_group:
+            clauses.append(col(Project.sector_group).in_(self.sector_group))
+        if self.status:
+            clauses.append(col(Project.status).in_(self.status))
+        if self.q:
+            pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(
+                or_(
+                    col(Project.name).like(pattern, escape="\\"), col(Project.code).like(pattern, escape="\\")
+                )
+            )
+        if self.start_year is not None:
+            clauses.append(col(Project.start_year) == self.start_year)
+        if self.min_investment_wan is not None:
+            clauses.append(col(Project.total_investment_wan) >= self.min_investment_wan)
+        if self.max_investment_wan is not None:
+            clauses.append(col(Project.total_investment_wan) <= self.max_investment_wan)
+        return clauses
+
+
+SORT_KEYS = (
+    "id",
+    "code",
+    "name",
+    "total_investment_wan",
+    "completed_investment_wan",
+    "start_year",
+    "end_year",
+    "status",
+    "county",
+    "sector",
+    "updated_at",
+)
+
+
+def _parse_sort(sort: str | None) -> tuple[str, bool]:
+    sort = (sort or "id").strip()
+    descending = sort.startswith("-")
+    key = sort.lstrip("-+")
+    if key not in SORT_KEYS:
+        listed = ", ".join(SORT_KEYS)
+        raise ValidationFailed(
+            Msg(
+                f"不能按“{key}”排序，可选：{listed}（前加 - 为降序）",
+                f"Cannot sort by '{key}'; allowed: {listed} (prefix - for descending)",
+            ),
+            errors=[FieldError(["query", "sort"], Msg(f"可选：{listed}", f"allowed: {listed}"))],
+        )
+    return key, descending
+
+
+def _encode_cursor(sort_key: str, value: Any, row_id: int) -> str:
+    if hasattr(value, "isoformat"):
+        value = value.isoformat()
+    raw = json.dumps([sort_key, value, row_id], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort_key: str) -> tuple[Any, int]:
+    bad = ValidationFailed(
+        Msg(
+            "分页游标无效或与排序方式不符，请从第一页重新开始。",
+            "The cursor is invalid or belongs to another sort order; start from the first page.",
+        ),
+        errors=[FieldError(["query", "cursor"], Msg("无效的游标", "invalid cursor"))],
+    )
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, TypeError) as exc:
+        raise bad from exc
+    if key != sort_key or not isinstance(row_id, int):
+        raise bad
+    if sort_key == "updated_at" and isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise bad from exc
+    return value, row_id
+
+
+def list_projects(
+    session: Session, filters: ProjectFilters, *, sort: str | None, limit: int, cursor: str | None
+) -> tuple[list[Project], str | None, int]:
+    """One page of the library in a stable order (the sort key, then id). The cursor is the
+    last row's key, so pages stay correct when rows are inserted meanwhile."""
+    filters.validate()
+    sort_key, descending = _parse_sort(sort)
+    column = getattr(Project, sort_key)
+    clauses = filters.clauses()
+    total = session.scalar(select(func.count()).select_from(Project).where(*clauses)) or 0
+    query = select(Project).where(*clauses)
+    if cursor:
+        value, last_id = _decode_cursor(cursor, sort_key)
+        if sort_key == "id":
+            query = query.where(col(Project.id) < last_id if descending else col(Project.id) > last_id)
+        elif descending:
+            query = query.where(or_(column < value, and_(column == value, col(Project.id) < last_id)))
+        else:
+            query = query.where(or_(column > value, and_(column == value, col(Project.id) > last_id)))
+    order = [column.desc(), col(Project.id).desc()] if descending else [column.asc(), col(Project.id).asc()]
+    if sort_key == "id":
+        order = order[:1]
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(sort_key, getattr(last, sort_key), pk(last))
+    return rows, next_cursor, total
+
+
+def history(session: Session, project_id: int) -> list[ProjectChange]:
+    get_project(session, project_id, include_deleted=True)
+    query = (
+        select(ProjectChange)
+        .where(col(ProjectChange.project_id) == project_id)
+        .order_by(col(ProjectChange.id))
+    )
+    return list(session.scalars(query))
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    before, after = before or {}, after or {}
+    skip = {"version"}
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if key not in skip and before.get(key) != after.get(key)
+    }
+
+
+def list_reports(session: Session, project_id: int) -> list[ProgressReport]:
+    get_project(session, project_id)
+    query = (
+        select(ProgressReport)
+        .where(col(ProgressReport.project_id) == project_id)
+        .order_by(col(ProgressReport.period))
+    )
+    return list(session.scalars(query))
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _record(
+    session: Session,
+    project: Project,
+    *,
+    kind: str,
+    event_type: str,
+    before: dict[str, Any] | None,
+    principal: Principal,
+    note: str | None,
+    request_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    after = snapshot(project)
+    session.add(
+        ProjectChange(
+            project_id=pk(project),
+            version=project.version,
+            actor=principal.actor,
+            kind=kind,
+            before=before,
+            after=after,
+            note=note,
+            request_id=request_id,
+        )
+    )
+    data: dict[str, Any] = {
+        "code": project.code,
+        "county": project.county,
+        "changed": changed_fields(before, after),
+    }
+    if before and before.get("county") != project.county:
+        data["previous_county"] = before.get("county")
+    if extra:
+        data.update(extra)
+    record_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        entity_id=pk(project),
+        version=project.version,
+        actor=principal.actor,
+        data=data,
+    )
+
+
+def _rewrite_shares(session: Session, project: Project) -> None:
+    session.execute(delete(ProjectShare).where(col(ProjectShare.project_id) == project.id))
+    session.add_all(county_split(project))
+
+
+def create_project(
+    session: Session, data: ProjectCreate, principal: Principal, request_id: str | None = None
+) -> Project:
+    check_may_write(principal, data.county)
+    if data.code and get_by_code(session, data.code):
+        raise Conflict(Msg(f"项目编码 {data.code} 已存在。", f"Project code {data.code} already exists."))
+    parent_id = None
+    if data.parent_code:
+        parent = get_by_code(session, data.parent_code)
+        if parent is None:
+            raise ValidationFailed(
+                Msg(
+                    f"上级项目 {data.parent_code} 不存在。",
+                    f"Parent project {data.parent_code} does not exist.",
+                ),
+                errors=[FieldError(["body", "parent_code"], Msg("上级项目不存在", "no such project"))],
+            )
+        parent_id = parent.id
+    import uuid
+
+    fields = data.model_dump(exclude={"parent_code", "code", "tags"})
+    project = Project(
+        **fields,
+        code=data.code or f"P-{uuid.uuid4().hex[:10].upper()}",
+        sector_group=reference.SECTOR_GROUP_OF[data.sector],
+        parent_id=parent_id,
+        tags=data.tags or [],
+        version=1,
+    )
+    session.add(project)
+    session.flush()
+    _rewrite_shares(session, project)
+    _record(
+        session,
+        project,
+        kind="create",
+        event_type="project.created",
+        before=None,
+        principal=principal,
+        note=data.status_note,
+        request_id=request_id,
+    )
+    return project
+
+
+def _apply(session: Session, project: Project, expected: int, values: dict[str, Any]) -> None:
+    """Conditional UPDATE: only if nobody wrote since ``expected`` (else 412)."""
+    if project.version != expected:
+        raise stale_version(f'"{project.id}-v{project.version}"')
+    values = {**values, "version": expected + 1, "updated_at": utcnow()}
+    result = session.execute(
+        update(Project)
+        .where(col(Project.id) == project.id, col(Project.version) == expected)
+        .values(**values)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        session.rollback()
+        raise stale_version()
+    session.refresh(project)
+
+
+def update_project(
+    session: Session,
+    project_id: int,
+    changes: ProjectUpdate,
+    expected: int,
+    principal: Principal,
+    request_id: str | None = None,
+) -> Project:
+    project = get_project(session, project_id)
+    check_may_write(principal, project.county)
+    values = changes.model_dump(exclude_unset=True, exclude={"note"})
+    if "county" in values and values["county"] is None or "name" in values and values["name"] is None:
+        raise ValidationFailed(Msg("名称和区县不能为空。", "name and county cannot be null."))
+    for required in (
+        "sector",
+        "total_investment_wan",
+        "completed_investment_wan",
+        "start_year",
+        "end_year",
+        "status",
+    ):
+        if required in values and values[required] is None:
+            raise ValidationFailed(
+                Msg(f"{required} 不能为空。", f"{required} cannot be null."),
+                errors=[FieldError(["body", required], Msg("不能为空", "cannot be null"))],
+            )
+    if values.get("county") and values["county"] != project.county:
+        check_may_write(principal, values["county"])
+    start = values.get("start_year", project.start_year)
+    end = values.get("end_year", project.end_year)
+    if start > end:
+        raise ValidationFailed(
+            Msg(f"开工年份 {start} 晚于完工年份 {end}。", f"start_year {start} is after end_year {end}."),
+            errors=[
+                FieldError(["body", "start_year"], Msg("应不晚于完工年份", "must not be after end_year"))
+            ],
+        )
+    if "status" in values and values["status"] != project.status:
+        check_transition(project.status, values["status"])
+        values["status_changed_at"] = utcnow()
+    if "sector" in values:
+        values["sector_group"] = reference.SECTOR_GROUP_OF[values["sector"]]
+    before = snapshot(project)
+    values = {
+        k: v
+        for k, v in values.items()
+        if before.get(k, object()) != v or k in ("status_changed_at", "sector_group")
+    }
+    if not values:
+        if project.version != expected:
+            raise stale_version(f'"{project.id}-v{project.version}"')
+        return project
+    _apply(session, project, expected, values)
+    _rewrite_shares(session, project)
+    status_moved = before["status"] != project.status
+    _record(
+        session,
+        project,
+        kind="update",
+        event_type="project.updated",
+        before=before,
+        principal=principal,
+        note=changes.note,
+        request_id=request_id,
+    )
+    if status_moved:
+        record_event(
+            session,
+            OutboxEvent,
+            type="project.status_changed",
+            entity_id=pk(project),
+            version=project.version,
+            actor=principal.actor,
+            data={"from": before["status"], "to": project.status, "county": project.county},
+        )
+    return project
+
+
+def change_status(
+    session: Session,
+    project_id: int,
+    target: str,
+    note: str | None,
+    expected: int,
+    principal: Principal,
+    request_id: str | None = None,
+) -> Project:
+    project = get_project(session, project_id)
+    check_may_write(principal, project.county)
+    check_transition(project.status, target)
+    before = snapshot(project)
+    _apply(session, project, expected, {"status": target, "status_note": note, "status_changed_at": utcnow()})
+    _record(
+        session,
+        project,
+        kind="status",
+        event_type="project.status_changed",
+        before=before,
+        principal=principal,
+        note=note,
+        request_id=request_id,
+        extra={"from": before["status"], "to": target},
+    )
+    return project
+
+
+def delete_project(
+    session: Session, project_id: int, expected: int, principal: Principal, request_id: str | None = None
+) -> Project:
+    if not principal.is_admin:
+        raise Forbidden(Msg("只有管理员可以删除项目。", "Only administrators may delete projects."))
+    project = get_project(session, project_id)
+    before = snapshot(project)
+    _apply(session, project, expected, {"deleted_at": utcnow()})
+    _record(
+        session,
+        project,
+        kind="delete",
+        event_type="project.deleted",
+        before=before,
+        principal=principal,
+        note=None,
+        request_id=request_id,
+    )
+    return project
+
+
+def report_exists(period: str) -> Conflict:
+    return Conflict(
+        Msg(
+            f"{period} 的月报已提交过，每个项目每月只能有一份。",
+            f"A report for {period} already exists; one report per project and month.",
+        ),
+    )
+
+
+def submit_report(
+    session: Session, project_id: int, data: ReportCreate, principal: Principal, request_id: str | None = None
+) -> ProgressReport:
+    """A month's progress: adds its investment to the completed total and may move the
+    status (same transition rule), atomically with its audit row and its events."""
+    project = session.scalars(
+        select(Project)
+        .where(col(Project.id) == project_id, col(Project.deleted_at).is_(None))
+        .with_for_update()
+    ).first()
+    if project is None:
+        raise NotFound(
+            Msg(f"项目 {project_id} 不存在或已删除。", f"Project {project_id} does not exist or was deleted.")
+        )
+    check_may_write(principal, project.county)
+    existing = session.scalars(
+        select(col(ProgressReport.id)).where(
+            col(ProgressReport.project_id) == project_id, col(ProgressReport.period) == data.period
+        )
+    ).first()
+    if existing:
+        raise report_exists(data.period)
+    status = data.status or project.status
+    check_transition(project.status, status)
+    before = snapshot(project)
+    values: dict[str, Any] = {
+        "completed_investment_wan": project.completed_investment_wan + data.investment_this_period_wan,
+        "physical_progress_pct": data.physical_progress_pct,
+        "last_report_period": max(data.period, project.last_report_period or ""),
+    }
+    if status != project.status:
+        values.update(status=status, status_changed_at=utcnow())
+    _apply(session, project, project.version, values)
+    _rewrite_shares(session, project)
+    report = ProgressReport(
+        project_id=project_id,
+        period=data.period,
+        status=status,
+        investment_this_period_wan=data.investment_this_period_wan,
+        physical_progress_pct=data.physical_progress_pct,
+        issues=data.issues,
+        next_steps=data.next_steps,
+        actor=principal.actor,
+    )
+    session.add(report)
+    session.flush()
+    _record(
+        session,
+        project,
+        kind="report",
+        event_type="project.report_submitted",
+        before=before,
+        principal=principal,
+        note=f"{data.period} 月报 / report",
+        request_id=request_id,
+        extra={"period": data.period, "report_id": report.id},
+    )
+    if status != before["status"]:
+        record_event(
+            session,
+            OutboxEvent,
+            type="project.status_changed",
+            entity_id=pk(project),
+            version=project.version,
+            actor=principal.actor,
+            data={"from": before["status"], "to": status, "county": project.county},
+        )
+    return report

@@ -1,0 +1,90 @@
+"""Outbox events for every write, the relay to a real Redis stream, and migrations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select
+from sqlmodel import Session
+
+from services.common.migrate import downgrade, upgrade
+from services.common.outbox import STREAM, relay_once
+from services.projects.models import OutboxEvent
+from tests.projects.conftest import new_project
+from tests.support import MigratedDatabase, fresh_database_url
+
+
+def _events(db: MigratedDatabase) -> list[OutboxEvent]:
+    with Session(db.engine) as session:
+        return list(session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))  # type: ignore[arg-type]
+
+
+def test_every_write_records_one_event_in_the_same_transaction(
+    client: TestClient, projects_db: MigratedDatabase
+) -> None:
+    project = new_project(client)
+    patched = client.patch(
+        f"/api/v1/projects/{project['id']}", json={"name": "新名"}, headers={"If-Match": project["etag"]}
+    )
+    client.post(
+        f"/api/v1/projects/{project['id']}/status",
+        json={"status": "preparing"},
+        headers={"If-Match": patched.headers["etag"]},
+    )
+    client.post(
+        f"/api/v1/projects/{project['id']}/reports", json={"period": "2025-01", "physical_progress_pct": 5}
+    )
+    refused = client.post(
+        f"/api/v1/projects/{project['id']}/status",
+        json={"status": "planned"},
+        headers={"If-Match": patched.headers["etag"]},
+    )
+    assert refused.status_code in (409, 412)
+    events = _events(projects_db)
+    assert [e.type for e in events] == [
+        "project.created",
+        "project.updated",
+        "project.status_changed",
+        "project.report_submitted",
+    ]
+    assert [e.version for e in events] == [1, 2, 3, 4]
+    assert all(e.actor == "admin" and e.published_at is None for e in events)
+    assert events[1].data["changed"] == {"name": {"before": "黑山县测试项目", "after": "新名"}}
+
+
+def test_relay_publishes_to_the_redis_stream_and_marks_sent(
+    client: TestClient, projects_db: MigratedDatabase, redis: object
+) -> None:
+    new_project(client)
+    new_project(client)
+    assert relay_once(projects_db.engine, OutboxEvent, redis) == 2
+    assert relay_once(projects_db.engine, OutboxEvent, redis) == 0
+    entries = redis.xrange(STREAM)  # type: ignore[attr-defined]
+    payloads = [json.loads(fields[b"event"]) for _id, fields in entries]
+    assert [p["type"] for p in payloads] == ["project.created", "project.created"]
+    assert {p["event_id"] for p in payloads} == {e.event_id for e in _events(projects_db)}
+    assert all(e.published_at is not None for e in _events(projects_db))
+
+
+def test_without_redis_events_stay_in_the_outbox(client: TestClient, projects_db: MigratedDatabase) -> None:
+    new_project(client)
+    assert [e.published_at for e in _events(projects_db)] == [None]
+
+
+@pytest.mark.parametrize("service", ["projects"])
+def test_migrations_up_down_up(service: str, backend: str, tmp_path: object) -> None:
+    url = fresh_database_url(service, backend, tmp_path)  # type: ignore[arg-type]
+    from services.common.db import make_engine
+
+    upgrade(service, url)
+    engine = make_engine(url)
+    assert {"project", "project_change", "progress_report", "outbox", "project_share"} <= set(
+        inspect(engine).get_table_names()
+    )
+    downgrade(service, url, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(service, url)
+    assert "project" in inspect(engine).get_table_names()
+    engine.dispose()

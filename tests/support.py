@@ -1,0 +1,183 @@
+"""Test support: a database per service and backend, migrated once per test session and
+emptied between tests; real PostgreSQL and Redis where the behaviour depends on them.
+
+``PORTFOLIO_REQUIRE_SERVICES=1`` (set by CI) turns "PostgreSQL/Redis not answering" from a
+skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, MetaData, text
+
+from services.common.db import make_engine
+from services.common.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("PORTFOLIO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("PORTFOLIO_TEST_REDIS", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("PORTFOLIO_REQUIRE_SERVICES") == "1"
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def unavailable(what: str, reason: object) -> None:
+    message = f"{what} not available: {reason}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (PORTFOLIO_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+def postgres_available() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as connection:
+            connection.execute("SELECT 1")
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return str(exc)
+
+
+def create_pg_database(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fresh_database_url(service: str, backend: str, tmp_dir: Path) -> str:
+    """An empty database for ``service`` on ``backend`` (not migrated)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'{service}-{uuid.uuid4().hex[:6]}.db'}"
+    reason = postgres_available()
+    if reason:
+        unavailable("PostgreSQL", reason)
+    return create_pg_database(f"test_{service}_{RUN_ID}_{uuid.uuid4().hex[:6]}")
+
+
+def empty_tables(engine: Engine, metadata: MetaData) -> None:
+    """Delete every row (children first), keeping the schema and alembic_version."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+            connection.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(
+                connection
+            ) else None
+
+
+def _has_sqlite_sequence(connection: object) -> bool:
+    result = connection.execute(  # type: ignore[attr-defined]
+        text("SELECT name FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'")
+    )
+    return result.first() is not None
+
+
+class MigratedDatabase:
+    """A service database migrated to head once; ``clean()`` empties it for the next test."""
+
+    def __init__(self, service: str, backend: str, tmp_dir: Path, metadata: MetaData) -> None:
+        self.service = service
+        self.backend = backend
+        self.metadata = metadata
+        self.url = fresh_database_url(service, backend, tmp_dir)
+        upgrade(service, self.url)
+        self.engine = make_engine(self.url)
+
+    def clean(self) -> None:
+        empty_tables(self.engine, self.metadata)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.backend == "postgres":
+            drop_pg_database(self.url.rsplit("/", 1)[1])
+
+
+def redis_client() -> Iterator[object]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=3, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        unavailable("Redis", exc)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+INTERNAL_TOKEN = "test-internal-token"
+
+
+def caller_headers(
+    actor: str = "admin", role: str = "admin", counties: str = "", lang: str | None = None
+) -> dict[str, str]:
+    headers = {
+        "X-Internal-Token": INTERNAL_TOKEN,
+        "X-Actor": actor,
+        "X-Actor-Role": role,
+        "X-Actor-Counties": counties,
+    }
+    if lang:
+        headers["Accept-Language"] = lang
+    return headers
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn server for an app, in a background thread, on a free local port."""
+
+    def __init__(self, app: object, port: int | None = None) -> None:
+        import uvicorn
+
+        self.port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread: object = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        import threading
+        import time
+
+        thread = threading.Thread(target=self.server.run, daemon=True)
+        thread.start()
+        self.thread = thread
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(10)  # type: ignore[attr-defined]
