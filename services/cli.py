@@ -258,7 +258,14 @@ def _seed_if_empty(env: dict[str, str]) -> str | None:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     seed = importlib.import_module("services.seed")
-    print(seed.seed(args.dataset))
+    env = dict(os.environ)
+    token_file = Path(args.data_dir) / "internal-token"
+    if "INTERNAL_TOKEN" not in env and token_file.exists():
+        env["INTERNAL_TOKEN"] = token_file.read_text().strip()
+    try:
+        print(seed.seed(args.dataset, env))
+    except (seed.SeedError, httpx.HTTPError) as exc:
+        raise CliError(f"seed failed: {exc}") from None
     return 0
 
 
@@ -296,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed", help="load the plan's data through the services (idempotent)")
     seed.add_argument("--dataset", default="jinzhou-14th-fyp")
+    seed.add_argument("--data-dir", default="./.portfolio", help="where `portfolio up` keeps its secrets")
     seed.set_defaults(handler=cmd_seed)
 
     for module_name in REGISTRARS:

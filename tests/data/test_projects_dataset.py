@@ -53,6 +53,7 @@ PROJECT_COLUMNS = [
     "end_year",
     "status",
     "parent_code",
+    "duplicate_of",
     "note",
 ]
 UNFUNDED_COLUMNS = [
@@ -294,6 +295,18 @@ def test_parent_codes(projects):
     for code, kids in children.items():
         total = sum(int(k["total_investment_wan"]) for k in kids)
         assert total <= int(by_code[code]["total_investment_wan"]), f"children of {code} exceed it"
+
+
+def test_duplicates_point_at_the_same_project_in_another_column(projects):
+    by_code = {r["code"]: r for r in projects}
+    duplicates = [r for r in projects if r["duplicate_of"]]
+    assert [r["code"] for r in duplicates] == ["JZ14-0118"]
+    for r in duplicates:
+        original = by_code[r["duplicate_of"]]
+        assert original["duplicate_of"] == "" and original["parent_code"] == ""
+        assert original["plan_section"] != r["plan_section"]
+        assert original["total_investment_wan"] == r["total_investment_wan"]
+        assert original["county"] == r["county"]
 
 
 def test_no_duplicate_names_within_section(projects, unfunded):
