@@ -109,7 +109,7 @@ class Seeder:
         found: dict[str, dict[str, Any]] = {}
         cursor: str | None = None
         while True:
-            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
             page = self._check(client.get(path, params=params), f"GET {path}")
             found.update({item["code"]: item for item in page["items"]})
             cursor = page.get("next_cursor")
