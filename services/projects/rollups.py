@@ -9,6 +9,10 @@ Rules:
   ``over_budget``) of its managing county. The answer says ``"split": "shares"``.
 - ``totals`` is the sum of the rows, so rows always add up to it, whatever the grouping.
 - ``completion_rate`` = completed / total investment (0 when the total is 0), 4 decimals.
+- Source: the maintained ``rollup_cell`` aggregates (:mod:`services.projects.aggregates`)
+  answer every grouping and the county, sector, status and start-year filters in constant
+  time; a name search or an amount filter falls back to grouping the projects. Both give
+  the same numbers (a test checks it after random writes).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlmodel import Session, col
 
 from services.common.errors import FieldError, ValidationFailed
 from services.common.i18n import Msg
+from services.projects.aggregates import RollupCell
 from services.projects.models import Project, ProjectShare
 from services.projects.reference import STATUS_ORDER
 from services.projects.service import ProjectFilters
@@ -57,44 +62,72 @@ def completion_rate(completed: int, total: int) -> float:
     return round(completed / total, 4) if total else 0.0
 
 
-def rollup(session: Session, by: list[str], filters: ProjectFilters) -> dict[str, Any]:
-    filters.validate()
-    by_county = "county" in by
+def answerable_from_cells(filters: ProjectFilters) -> bool:
+    """The maintained cells know county, sector, status and start year, not names or amounts."""
+    return not (filters.q or filters.min_investment_wan is not None or filters.max_investment_wan is not None)
+
+
+def _cells_query(by: list[str], filters: ProjectFilters) -> Any:
+    """Group the maintained cells (a few hundred rows, whatever the library's size)."""
+    keys = [getattr(RollupCell, d) for d in by]
+    clauses: list[Any] = [col(RollupCell.member_rows) > 0]
+    for name, column in (
+        ("county", RollupCell.managing_county),
+        ("sector", RollupCell.sector),
+        ("sector_group", RollupCell.sector_group),
+        ("status", RollupCell.status),
+    ):
+        if getattr(filters, name):
+            clauses.append(col(column).in_(getattr(filters, name)))
+    if filters.start_year is not None:
+        clauses.append(col(RollupCell.start_year) == filters.start_year)
+    measures = [
+        func.sum(col(RollupCell.total_investment_wan)),
+        func.sum(col(RollupCell.completed_investment_wan)),
+        func.sum(col(RollupCell.project_count)),
+        func.sum(col(RollupCell.over_budget)),
+    ]
+    return (
+        select(*keys, col(RollupCell.status), *measures)
+        .where(*clauses)
+        .group_by(*keys, col(RollupCell.status))
+    )
+
+
+def _rows_query(by: list[str], filters: ProjectFilters) -> Any:
+    """Group the projects themselves (needed for name and amount filters)."""
     clauses = [*filters.clauses(), col(Project.parent_id).is_(None)]
-    if by_county:
+    over_budget = col(Project.completed_investment_wan) > col(Project.total_investment_wan)
+    if "county" in by:
         managing = col(ProjectShare.is_managing)
         keys = [col(ProjectShare.county) if d == "county" else getattr(Project, d) for d in by]
-        money_total = func.sum(col(ProjectShare.total_investment_wan))
-        money_done = func.sum(col(ProjectShare.completed_investment_wan))
-        count = func.sum(case((managing, 1), else_=0))
-        over = func.sum(
-            case(
-                (managing & (col(Project.completed_investment_wan) > col(Project.total_investment_wan)), 1),
-                else_=0,
-            )
-        )
-        source = (
-            select(*keys, col(Project.status), money_total, money_done, count, over)
-            .select_from(ProjectShare)
-            .join(
-                Project,
-                col(Project.id) == col(ProjectShare.project_id),
-            )
-        )
+        measures: list[Any] = [
+            func.sum(col(ProjectShare.total_investment_wan)),
+            func.sum(col(ProjectShare.completed_investment_wan)),
+            func.sum(case((managing, 1), else_=0)),
+            func.sum(case((managing & over_budget, 1), else_=0)),
+        ]
+        source = select(*keys, col(Project.status), *measures).select_from(ProjectShare)
+        source = source.join(Project, col(Project.id) == col(ProjectShare.project_id))
     else:
         keys = [getattr(Project, d) for d in by]
-        over = func.sum(
-            case((col(Project.completed_investment_wan) > col(Project.total_investment_wan), 1), else_=0)
-        )
-        source = select(
-            *keys,
-            col(Project.status),
+        measures = [
             func.sum(col(Project.total_investment_wan)),
             func.sum(col(Project.completed_investment_wan)),
             func.count(),
-            over,
-        ).select_from(Project)
-    query = source.where(*clauses).group_by(*keys, col(Project.status))
+            func.sum(case((over_budget, 1), else_=0)),
+        ]
+        source = select(*keys, col(Project.status), *measures).select_from(Project)
+    return source.where(*clauses).group_by(*keys, col(Project.status))
+
+
+def rollup(
+    session: Session, by: list[str], filters: ProjectFilters, *, use_cells: bool | None = None
+) -> dict[str, Any]:
+    filters.validate()
+    if use_cells is None:
+        use_cells = answerable_from_cells(filters)
+    query = _cells_query(by, filters) if use_cells else _rows_query(by, filters)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for record in session.execute(query):
         key = tuple(record[: len(by)])
@@ -118,4 +151,4 @@ def rollup(session: Session, by: list[str], filters: ProjectFilters) -> dict[str
     totals["completion_rate"] = completion_rate(
         totals["completed_investment_wan"], totals["total_investment_wan"]
     )
-    return {"by": by, "rows": out_rows, "totals": totals, "split": "shares" if by_county else "none"}
+    return {"by": by, "rows": out_rows, "totals": totals, "split": "shares" if "county" in by else "none"}

@@ -30,10 +30,9 @@ from services.common.errors import Conflict, FieldError, Forbidden, NotFound, Va
 from services.common.http import stale_version
 from services.common.i18n import Msg
 from services.common.models import utcnow
-from services.common.money import largest_remainder_split
 from services.common.outbox import record_event
 from services.common.principal import Principal
-from services.projects import reference
+from services.projects import aggregates, reference
 from services.projects.models import (
     OutboxEvent,
     ProgressReport,
@@ -105,23 +104,20 @@ def caller_view(project: Project, principal: Principal) -> dict[str, Any]:
 
 
 def county_split(project: Project) -> list[ProjectShare]:
-    shares = project.county_shares or {project.county: 100}
-    totals = largest_remainder_split(project.total_investment_wan, shares)
-    completed = largest_remainder_split(project.completed_investment_wan, shares)
-    rows = [
+    parts = aggregates.share_parts(
+        project.county, project.county_shares, project.total_investment_wan, project.completed_investment_wan
+    )
+    return [
         ProjectShare(
             project_id=pk(project),
-            county=county,
-            pct=pct,
-            is_managing=county == project.county,
-            total_investment_wan=totals[county],
-            completed_investment_wan=completed[county],
+            county=part.county,
+            pct=part.pct,
+            is_managing=part.is_managing,
+            total_investment_wan=part.total_investment_wan,
+            completed_investment_wan=part.completed_investment_wan,
         )
-        for county, pct in shares.items()
+        for part in parts
     ]
-    if project.county not in shares:
-        rows.append(ProjectShare(project_id=pk(project), county=project.county, pct=0, is_managing=True))
-    return rows
 
 
 # --------------------------------------------------------------------------- reads
@@ -346,6 +342,7 @@ def _record(
     extra: dict[str, Any] | None = None,
 ) -> None:
     after = snapshot(project)
+    aggregates.apply_change(session, before, {**after, "deleted_at": project.deleted_at})
     session.add(
         ProjectChange(
             project_id=pk(project),

@@ -88,3 +88,29 @@ def test_migrations_up_down_up(service: str, backend: str, tmp_path: object) -> 
     upgrade(service, url)
     assert "project" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_migration_0002_backfills_the_rollup_cells_from_existing_projects(
+    backend: str, tmp_path: object
+) -> None:
+    """Projects written under revision 0001 are in the cells after upgrading to 0002."""
+    from fastapi.testclient import TestClient
+
+    from services.projects.app import create_app
+    from tests.projects.conftest import new_project, projects_settings
+
+    url = fresh_database_url("projects", backend, tmp_path)  # type: ignore[arg-type]
+    upgrade("projects", url)
+    with TestClient(create_app(projects_settings(url))) as client:
+        client.headers.update(
+            {"X-Internal-Token": "test-internal-token", "X-Actor": "admin", "X-Actor-Role": "admin"}
+        )
+        new_project(
+            client, county="heishan", total_investment_wan=101, county_shares={"heishan": 50, "yixian": 50}
+        )
+        new_project(client, county="beizhen", total_investment_wan=7, status="under_construction")
+        expected = client.get("/api/v1/rollups?by=county,status").json()
+        downgrade("projects", url, "0001")
+        upgrade("projects", url)
+        assert client.get("/api/v1/rollups?by=county,status").json() == expected
+        assert client.get("/api/v1/rollups?by=county,status&min_investment_wan=0").json() == expected

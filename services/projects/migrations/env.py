@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import services.projects.aggregates  # noqa: F401 - registers rollup_cell on the metadata
 from services.common.db import make_engine
 from services.projects.models import ProjectsModel
 
