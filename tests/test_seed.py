@@ -56,6 +56,9 @@ def test_seed_loads_every_project_and_the_rollups_match_the_dataset(services: di
     report = seed(env=services)
     rows = _rows("projects.csv")
     assert report.created["projects"] == len(rows)
+    indicator_rows = _rows("indicators.csv") + _rows("targets_from_text.csv")
+    assert report.created["indicators"] == len(indicator_rows)
+    assert report.created["observations"] == len(_rows("indicator_observations.csv"))
     with httpx.Client(base_url=services["PROJECTS_URL"], headers=caller_headers()) as http:
         assert http.get("/api/v1/projects?limit=1").json()["total"] == len(rows)
         rollup = http.get("/api/v1/rollups?by=county").json()
@@ -76,9 +79,20 @@ def test_seed_loads_every_project_and_the_rollups_match_the_dataset(services: di
         assert history[0]["actor"] == "seed"
 
 
+def test_seeded_indicators_show_progress(services: dict[str, str]) -> None:
+    with httpx.Client(base_url=services["INDICATORS_URL"], headers=caller_headers()) as http:
+        page = http.get("/api/v1/indicators", params={"q": "PM2.5", "limit": 50}).json()
+        assert page["total"] >= 1
+        assert all(item["progress"]["status"] for item in page["items"])
+        summary = http.get("/api/v1/summary", params={"by": "scope"}).json()
+        count = len(_rows("indicators.csv")) + len(_rows("targets_from_text.csv"))
+        assert summary["totals"]["indicator_count"] == count
+
+
 def test_a_second_seed_changes_nothing_and_says_so(services: dict[str, str]) -> None:
     seed(env=services)
     again = seed(env=services)
     assert not any(again.created.values())
     assert again.existing["projects"] == len(_rows("projects.csv"))
+    assert again.existing["observations"] == len(_rows("indicator_observations.csv"))
     assert "nothing to change" in str(again)
