@@ -12,9 +12,28 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC when read back (SQLite stores no
+    zone, PostgreSQL returns the session's zone); naive values are taken as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
@@ -22,7 +41,7 @@ def utcnow() -> datetime:
 
 
 def TimestampField(**kwargs: Any) -> Any:  # noqa: N802 - reads like a type in models
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)  # type: ignore[call-overload]
 
 
 class OutboxEventFields(SQLModel):
@@ -34,7 +53,7 @@ class OutboxEventFields(SQLModel):
     actor: str = Field(max_length=200)
     occurred_at: datetime = TimestampField()
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class AuditFields(SQLModel):

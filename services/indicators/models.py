@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Numeric, UniqueConstraint, text
+from sqlalchemy import Column, ForeignKey, Index, Integer, Numeric, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -31,6 +31,7 @@ from services.common.models import (
     IdempotencyKeyFields,
     OutboxEventFields,
     TimestampField,
+    UTCDateTime,
 )
 
 
@@ -142,7 +143,7 @@ class Observation(IndicatorsModel, table=True):
     revision: int = 1
     actor: str = Field(max_length=200)
     recorded_at: datetime = TimestampField()
-    superseded_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def is_current(self) -> bool:

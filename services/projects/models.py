@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -25,6 +25,7 @@ from services.common.models import (
     JSONType,
     OutboxEventFields,
     TimestampField,
+    UTCDateTime,
 )
 
 
@@ -75,7 +76,7 @@ class Project(ProjectsModel, table=True):
     version: int = 1
     created_at: datetime = TimestampField()
     updated_at: datetime = TimestampField()
-    deleted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ProjectShare(ProjectsModel, table=True):

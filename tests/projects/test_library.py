@@ -216,3 +216,10 @@ def test_parent_code_links_a_programme_part(client: TestClient) -> None:
         },
     )
     assert missing.status_code == 422
+
+
+def test_timestamps_read_back_in_utc_on_every_backend(client: TestClient) -> None:
+    project = new_project(client)
+    read = client.get(f"/api/v1/projects/{project['id']}").json()
+    assert read["created_at"].endswith(("Z", "+00:00"))
+    assert read["created_at"] == project["created_at"]
