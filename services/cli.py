@@ -36,7 +36,7 @@ DATABASE_ENV = {
 }
 
 #: modules with ``register(subparsers)`` adding their own subcommands
-REGISTRARS: list[str] = []
+REGISTRARS: list[str] = ["services.gateway.cli"]
 
 
 class CliError(RuntimeError):

@@ -1,0 +1,113 @@
+"""Passing a request on to the service that owns it, and the error responses every route
+documents. A successful write through the gateway invalidates the rollup cache before the
+answer goes back, so the caller's next rollup read sees its own write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from services.common.errors import PROBLEM_TYPE_BASE, SLUGS, TITLES
+from services.gateway.auth import Caller
+from services.gateway.cache import ROLLUPS, cache_field
+from services.gateway.deps import Parts
+from services.gateway.schemas import ProblemDetails
+from services.gateway.upstream import Upstream
+
+
+async def forward(request: Request, gateway: Parts, service: Upstream, caller: Caller) -> Response:
+    """Send the request, as validated, to ``service`` at the same path and query."""
+    body = await request.body() if request.method in ("POST", "PATCH", "PUT") else None
+    answer = await service.call(
+        request.method,
+        request.url.path,
+        principal=caller.principal(),
+        request=request,
+        query=request.url.query,
+        body=body,
+    )
+    if request.method != "GET" and answer.ok:
+        await gateway.cache.invalidate(ROLLUPS)
+    return answer.response()
+
+
+_EXAMPLE_DETAIL = {
+    401: "Log in first (Authorization: Bearer <token>) or send X-API-Key.",
+    403: "A viewer may not do this; it needs the manager role or higher.",
+    404: "Project 42 does not exist or was deleted.",
+    409: "A project cannot move from planned to completed. Allowed next statuses: preparing, under_construction",
+    412: "Someone changed this since you read it (the version moved on). Reload and resubmit.",
+    422: "The input is invalid; correct the fields listed and retry.",
+    428: "Read it first and send the ETag you read in the If-Match header.",
+    429: "Too many requests; retry in 12 s.",
+    502: "The projects service answered with an error (HTTP 500); retry later or contact the administrator.",
+    503: "The projects service is unavailable (cannot connect to http://127.0.0.1:8001); retry later.",
+    504: "The projects service did not answer within 10 s; retry in a moment.",
+}
+
+READ_ERRORS = (401, 403, 422, 429, 502, 503, 504)
+WRITE_ERRORS = (401, 403, 404, 409, 422, 429, 502, 503, 504)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses: problem details with an example each."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        example = {
+            "type": PROBLEM_TYPE_BASE + SLUGS.get(status, "error"),
+            "title": TITLES[status].en,
+            "status": status,
+            "detail": _EXAMPLE_DETAIL.get(status, TITLES[status].en),
+            "instance": "/api/v1/projects",
+        }
+        if status == 422:
+            example["errors"] = [
+                {"loc": ["county"], "message": "Unknown county 'atlantis'; allowed: beizhen, …"}
+            ]
+        responses[status] = {
+            "model": ProblemDetails,
+            "description": TITLES[status].en,
+            "content": {"application/problem+json": {"example": example}},
+        }
+    return responses
+
+
+def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Errors are ``application/problem+json``: move their schema there in the document."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                    plain = content.pop("application/json")
+                    content.setdefault("application/problem+json", {}).setdefault(
+                        "schema", plain.get("schema")
+                    )
+    return schema
+
+
+async def cached_forward(
+    request: Request,
+    gateway: Parts,
+    service: Upstream,
+    caller: Caller,
+    namespace: str,
+    path: str | None = None,
+    query: str | None = None,
+) -> Response:
+    """A read that does not depend on the caller, served from the cache when it can be
+    (``X-Cache``: ``hit``, ``miss``, or ``off`` without Redis / while Redis is down)."""
+    path = path or request.url.path
+    query = request.url.query if query is None else query
+    field = cache_field(path, query)
+    cached, generation = await gateway.cache.get(namespace, field)
+    if cached is not None:
+        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+    answer = await service.call("GET", path, principal=caller.principal(), request=request, query=query)
+    if answer.status == 200:
+        await gateway.cache.put(namespace, generation, field, answer.body)
+    response = answer.response()
+    response.headers["X-Cache"] = "miss" if generation is not None else "off"
+    return response
