@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
+
+from services.common.settings import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("projects", "indicators", "gateway")
@@ -60,6 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or DEFAULT_PORTS[args.service]
     ensure_port_free(args.host, port)
     if args.service == "frontend":
+        if os.environ.get("PORTFOLIO_ENV") == "production" and not os.environ.get("GATEWAY_URL"):
+            raise CliError("production mode needs: GATEWAY_URL (where the frontend finds the gateway)")
         command = [
             sys.executable,
             "-m",
@@ -75,10 +80,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "--browser.gatherUsageStats",
             "false",
         ]
-        return subprocess.call(command)
+        # exec, not a child: in a container Streamlit is then PID 1 and gets SIGTERM itself
+        os.execv(command[0], command)
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
-    settings_for(args.service).check_production()
+    from services.common.http import configure_logging
+
+    settings = settings_for(args.service)
+    settings.check_production()
+    if settings.log_json:  # uvicorn's own lines go through the same JSON handler
+        configure_logging(True)
     uvicorn.run(
         f"services.{args.service}.app:create_app",
         factory=True,
@@ -88,6 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=20,
+        log_config=None if settings.log_json else LOGGING_CONFIG,
     )
     return 0
 
@@ -111,7 +124,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     targets = [args.service] if args.service else available_services()
     for service in targets:
-        url = settings_for(service).database_url
+        settings = settings_for(service)
+        settings.check_production_database()
+        url = settings.database_url
         if args.down:
             migrate.downgrade(service, url, args.down)
             print(f"{service}: downgraded to {args.down}")
@@ -316,8 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except CliError as exc:
+    except (CliError, ConfigurationError) as exc:
         print(f"portfolio: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a setting with a value of the wrong shape
+        where = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors())
+        print(f"portfolio: invalid setting: {where}", file=sys.stderr)
         return 2
 
 

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -21,6 +22,9 @@ from services.common.jsonio import dumps
 
 REQUEST_ID_HEADER = "x-request-id"
 access_log = logging.getLogger("portfolio.access")
+
+#: the request being served, so every log line written while serving it carries its id
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 class RequestIdMiddleware:
@@ -43,6 +47,7 @@ class RequestIdMiddleware:
         if not request_id or not request_id.isprintable():
             request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        context_token = current_request_id.set(request_id)
         started = time.perf_counter()
         status_holder = [0]
 
@@ -66,9 +71,12 @@ class RequestIdMiddleware:
                     (time.perf_counter() - started) * 1000,
                     extra={"request_id": request_id, "service": self.service},
                 )
+            current_request_id.reset(context_token)
 
 
 class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line; ``request_id`` on every line written while serving a request."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
@@ -76,9 +84,11 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("request_id", "service"):
-            if hasattr(record, key):
-                payload[key] = getattr(record, key)
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        if request_id:
+            payload["request_id"] = request_id
+        if hasattr(record, "service"):
+            payload["service"] = record.service
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)

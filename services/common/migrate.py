@@ -49,11 +49,24 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@lru_cache(maxsize=8)
+def known_revisions(service: str) -> frozenset[str]:
+    script = ScriptDirectory.from_config(alembic_config(service, "sqlite://"))
+    return frozenset(rev.revision for rev in script.walk_revisions())
+
+
 def schema_status(service: str, engine: Engine) -> dict[str, object]:
-    """Readiness detail: database reachable and migrations at head."""
+    """Readiness detail: database reachable and migrations at this release's head.
+
+    A database at a revision this release does not know was migrated by a newer release
+    (a rolling upgrade: the migration Job runs before the new pods replace the old ones).
+    Migrations are expand/contract (deploy/README.md), so the old release still works on it
+    and stays ready. Behind head (a known older revision) or not migrated is not ready."""
     try:
         current = current_revision(engine)
     except Exception as exc:
         return {"ok": False, "detail": f"database unreachable: {type(exc).__name__}"}
     head = head_revision(service)
+    if current is not None and current != head and current not in known_revisions(service):
+        return {"ok": True, "current": current, "head": head, "detail": "database is ahead (newer release)"}
     return {"ok": current == head, "current": current, "head": head}

@@ -6,13 +6,14 @@ environment names (``PROJECTS_DATABASE_URL`` …). Shared variables keep their p
 
 Production mode (``PORTFOLIO_ENV=production``) refuses defaults that are only safe on one
 machine: :meth:`ServiceSettings.check_production` names every missing setting in one line.
+It also logs JSON lines (with request ids) unless ``PORTFOLIO_LOG_JSON=false`` says otherwise.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_INTERNAL_TOKEN = "embedded-internal-token"  # only ever used outside production
@@ -37,11 +38,20 @@ class ServiceSettings(BaseSettings):
     #: environment variable that names this service's database (for error messages)
     database_env: str = "DATABASE_URL"
 
+    @model_validator(mode="after")
+    def _json_logs_in_production(self) -> Self:
+        if self.env == "production" and "log_json" not in self.model_fields_set:
+            self.log_json = True
+        return self
+
+    def uses_postgresql(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgresql+", "postgres://"))
+
     def missing_for_production(self) -> list[str]:
         missing: list[str] = []
         if self.internal_token in ("", EMBEDDED_INTERNAL_TOKEN):
             missing.append("INTERNAL_TOKEN")
-        if not self.database_url.startswith("postgresql"):
+        if not self.uses_postgresql():
             missing.append(f"{self.database_env} (a postgresql:// URL)")
         if not self.redis_url:
             missing.append("REDIS_URL")
@@ -53,3 +63,8 @@ class ServiceSettings(BaseSettings):
         missing = self.missing_for_production()
         if missing:
             raise ConfigurationError("production mode needs: " + ", ".join(missing))
+
+    def check_production_database(self) -> None:
+        """What ``portfolio migrate`` needs in production: this service's PostgreSQL URL only."""
+        if self.env == "production" and not self.uses_postgresql():
+            raise ConfigurationError(f"production mode needs: {self.database_env} (a postgresql:// URL)")
