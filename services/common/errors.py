@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.i18n import Lang, Msg, negotiate
@@ -238,6 +238,10 @@ def field_errors_from_pydantic(errors: list[dict[str, Any]]) -> list[FieldError]
     return result
 
 
+#: PostgreSQL states of a transaction rolled back because of another one: deadlock detected,
+#: serialization failure, lock not available (``lock_timeout``). A 409 to retry, not a 503.
+CONCURRENT_WRITE_STATES = frozenset({"40P01", "40001", "55P03"})
+
 INVALID_INPUT = Msg(
     "输入有误，请按各项提示修改后重试。", "The input is invalid; correct the fields listed and retry."
 )
@@ -277,8 +281,32 @@ def install_error_handlers(app: FastAPI) -> None:
             ),
         )
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        # a number too large for the column or the driver (an id of 20 digits): bad input
+        log.info("value out of range on %s: %s", request.url.path, getattr(exc, "orig", exc))
+        return problem_response(
+            request,
+            422,
+            Msg("数值超出允许范围。", "A number is out of the range this field can hold."),
+        )
+
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> Response:
+        if getattr(exc.orig, "sqlstate", None) in CONCURRENT_WRITE_STATES:
+            # two writers locked the same rows in opposite orders (PostgreSQL chose this one
+            # to roll back): nothing was written, and the same request will succeed again
+            log.warning("concurrent write conflict on %s: %s", request.url.path, exc.orig)
+            return problem_response(
+                request,
+                409,
+                Msg(
+                    "与同时进行的其他写入冲突，本次未写入任何数据，请稍后重试。",
+                    "Conflicted with another write running at the same time; nothing was written. Retry.",
+                ),
+                headers={"Retry-After": "1"},
+            )
         log.error("database unavailable on %s: %s", request.url.path, exc.orig)
         return problem_response(
             request,

@@ -11,6 +11,13 @@ costs the same at 10 thousand and at 1 million projects.
 A project contributes only when it is live and top-level (not deleted, no ``parent_id``),
 exactly like the row-level rollup. ``member_rows`` counts the (project, county) pairs in a
 cell, so an empty cell is recognised and left out.
+
+Rolling upgrades: ``project.cells_version`` records which version of a project the cells
+hold. A release that predates the cells (or any writer that does not maintain them) moves
+``version`` without it, and such a project is *stale*. :func:`any_stale` finds one through a
+partial index in constant time, and then rollups group the rows instead (exact, slower);
+:func:`catch_up` and :func:`reconcile` bring the cells up to date from the audit trail (the
+``after`` snapshot of the version the cells hold), after which the cells serve again.
 """
 
 from __future__ import annotations
@@ -19,13 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, Session
+from sqlmodel import Field, Session, col
 
 from services.common.money import largest_remainder_split
-from services.projects.models import ProjectsModel
+from services.projects.models import Project, ProjectChange, ProjectsModel, snapshot
 
 CellKey = tuple[
     str, str, str, str, str, int
@@ -146,3 +153,105 @@ def merge(all_changes: Iterable[dict[CellKey, tuple[int, ...]]]) -> dict[CellKey
             previous = total.get(key, (0,) * len(MEASURES))
             total[key] = tuple(a + b for a, b in zip(previous, values, strict=True))
     return {k: v for k, v in total.items() if any(v)}
+
+
+# --------------------------------------------------------------------------- rolling upgrades
+
+STALE = or_(col(Project.cells_version).is_(None), col(Project.cells_version) != col(Project.version))
+
+
+def any_stale(session: Session) -> bool:
+    """Is there a project whose latest write the cells do not hold? (partial index)"""
+    return session.scalar(select(col(Project.id)).where(STALE).limit(1)) is not None
+
+
+def state_at(session: Session, project_id: int, version: int | None) -> dict[str, Any] | None:
+    """The project as the cells hold it: the audit snapshot of ``version`` (None: nothing)."""
+    if version is None:
+        return None
+    query = select(col(ProjectChange.after)).where(
+        col(ProjectChange.project_id) == project_id, col(ProjectChange.version) == version
+    )
+    after = session.scalars(query.order_by(col(ProjectChange.id).desc()).limit(1)).first()
+    return dict(after) if after else None
+
+
+def catch_up(
+    session: Session, project_id: int, cells_version: int | None, before: dict[str, Any] | None
+) -> None:
+    """Before a write: if the cells hold an older version than ``before``, add the difference."""
+    before_version = before["version"] if before else None
+    if cells_version != before_version:
+        apply_change(session, state_at(session, project_id, cells_version), before)
+
+
+def mark_current(session: Session, project_id: int) -> None:
+    session.execute(
+        update(Project).where(col(Project.id) == project_id).values(cells_version=Project.version)
+    )
+
+
+def reconcile(session: Session, batch: int = 1000) -> int:
+    """Bring every stale project's contribution up to date; returns how many were fixed.
+    The caller commits (each batch is exact on its own)."""
+    fixed = 0
+    while True:
+        stale = list(
+            session.scalars(
+                select(Project).where(STALE).order_by(col(Project.id)).limit(batch).with_for_update()
+            )
+        )
+        if not stale:
+            return fixed
+        for project in stale:
+            current = {**snapshot(project), "deleted_at": project.deleted_at}
+            apply_change(session, state_at(session, project.id, project.cells_version), current)  # type: ignore[arg-type]
+            session.execute(
+                update(Project)
+                .where(col(Project.id) == project.id, col(Project.version) == project.version)
+                .values(cells_version=project.version)
+            )
+        fixed += len(stale)
+        session.flush()
+
+
+class CellsReconciler:
+    """Background thread of the projects service: every ``interval_s`` it looks for stale
+    projects (one index probe) and reconciles them, so the cells serve again soon after a
+    rolling upgrade ends. Stops after its current batch."""
+
+    def __init__(self, engine: Any, interval_s: float = 30.0) -> None:
+        import threading
+
+        self.engine = engine
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cells-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def run_once(self) -> int:
+        with Session(self.engine) as session:
+            if not any_stale(session):
+                return 0
+            fixed = reconcile(session)
+            session.commit()
+            return fixed
+
+    def _run(self) -> None:
+        import logging
+
+        log = logging.getLogger("portfolio.projects.cells")
+        while not self._stop.is_set():
+            try:
+                fixed = self.run_once()
+                if fixed:
+                    log.info("rollup cells caught up with %d project(s) written by another release", fixed)
+            except Exception as exc:  # database away: try again next round
+                log.warning("rollup cells reconcile failed: %s", exc)
+            self._stop.wait(self.interval_s)

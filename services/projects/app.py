@@ -14,9 +14,11 @@ from services.common.db import Database
 from services.common.http import base_app, health_router
 from services.common.migrate import schema_status
 from services.common.outbox import OutboxRelay
+from services.projects.aggregates import CellsReconciler
 from services.projects.models import OutboxEvent
 from services.projects.routes import router
 from services.projects.settings import ProjectsSettings
+from services.projects.transfer_routes import router as transfer_router
 
 SERVICE = "projects"
 
@@ -33,9 +35,12 @@ def create_app(settings: ProjectsSettings | None = None) -> FastAPI:
             relay = OutboxRelay(db.writer, OutboxEvent, settings.redis_url, settings.relay_interval_s)
             relay.start()
         app.state.relay = relay
+        reconciler = CellsReconciler(db.writer, settings.cells_reconcile_interval_s)
+        reconciler.start()
         try:
             yield
         finally:
+            reconciler.stop()
             if relay is not None:
                 relay.stop()
             db.dispose()
@@ -57,5 +62,6 @@ def create_app(settings: ProjectsSettings | None = None) -> FastAPI:
         return checks
 
     app.include_router(health_router(readiness))
+    app.include_router(transfer_router, prefix="/api/v1")  # before /projects/{project_id}
     app.include_router(router, prefix="/api/v1")
     return app

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +42,12 @@ class Project(ProjectsModel, table=True):
         Index("ix_project_invest_id", "total_investment_wan", "id"),
         Index("ix_project_start_year", "start_year"),
         Index("ix_project_parent", "parent_id"),
+        Index(
+            "ix_project_cells_stale",
+            "id",
+            postgresql_where=text("cells_version IS NULL OR cells_version <> version"),
+            sqlite_where=text("cells_version IS NULL OR cells_version <> version"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,6 +80,8 @@ class Project(ProjectsModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("project.id"), nullable=True)
     )
     version: int = 1
+    #: the version whose contribution the rollup cells hold (see services.projects.aggregates)
+    cells_version: int | None = None
     created_at: datetime = TimestampField()
     updated_at: datetime = TimestampField()
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -130,5 +138,7 @@ class IdempotencyKey(IdempotencyKeyFields, ProjectsModel, table=True):
 
 def snapshot(project: Project) -> dict[str, Any]:
     """The project's fields as plain JSON values, for audit before/after."""
-    data = project.model_dump(exclude={"created_at", "updated_at", "deleted_at", "status_changed_at"})
+    data = project.model_dump(
+        exclude={"created_at", "updated_at", "deleted_at", "status_changed_at", "cells_version"}
+    )
     return data

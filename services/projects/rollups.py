@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 
 from services.common.errors import FieldError, ValidationFailed
 from services.common.i18n import Msg
+from services.projects import aggregates
 from services.projects.aggregates import RollupCell
 from services.projects.models import Project, ProjectShare
 from services.projects.reference import STATUS_ORDER
@@ -126,7 +127,8 @@ def rollup(
 ) -> dict[str, Any]:
     filters.validate()
     if use_cells is None:
-        use_cells = answerable_from_cells(filters)
+        # stale projects exist only while a release that predates the cells is still writing
+        use_cells = answerable_from_cells(filters) and not aggregates.any_stale(session)
     query = _cells_query(by, filters) if use_cells else _rows_query(by, filters)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for record in session.execute(query):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -345,25 +346,9 @@ def _record(
     aggregates.apply_change(session, before, {**after, "deleted_at": project.deleted_at})
     session.add(
         ProjectChange(
-            project_id=pk(project),
-            version=project.version,
-            actor=principal.actor,
-            kind=kind,
-            before=before,
-            after=after,
-            note=note,
-            request_id=request_id,
+            **audit_values(pk(project), kind, before, after, principal, note=note, request_id=request_id)
         )
     )
-    data: dict[str, Any] = {
-        "code": project.code,
-        "county": project.county,
-        "changed": changed_fields(before, after),
-    }
-    if before and before.get("county") != project.county:
-        data["previous_county"] = before.get("county")
-    if extra:
-        data.update(extra)
     record_event(
         session,
         OutboxEvent,
@@ -371,13 +356,74 @@ def _record(
         entity_id=pk(project),
         version=project.version,
         actor=principal.actor,
-        data=data,
+        data=change_event_data(before, after, extra),
     )
+
+
+def audit_values(
+    project_id: int,
+    kind: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    principal: Principal,
+    *,
+    note: str | None,
+    request_id: str | None,
+) -> dict[str, Any]:
+    """The columns of one ``project_change`` row (single writes and bulk imports alike)."""
+    return {
+        "project_id": project_id,
+        "version": after["version"],
+        "actor": principal.actor,
+        "kind": kind,
+        "before": before,
+        "after": after,
+        "note": note,
+        "request_id": request_id,
+    }
+
+
+def change_event_data(
+    before: dict[str, Any] | None, after: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``data`` of a project.created/updated/… event: what changed, and where it was."""
+    data: dict[str, Any] = {
+        "code": after["code"],
+        "county": after["county"],
+        "changed": changed_fields(before, after),
+    }
+    if before and before.get("county") != after["county"]:
+        data["previous_county"] = before.get("county")
+    if extra:
+        data.update(extra)
+    return data
+
+
+def status_event_data(before_status: str, after_status: str, county: str) -> dict[str, Any]:
+    return {"from": before_status, "to": after_status, "county": county}
 
 
 def _rewrite_shares(session: Session, project: Project) -> None:
     session.execute(delete(ProjectShare).where(col(ProjectShare.project_id) == project.id))
     session.add_all(county_split(project))
+
+
+def new_project_code() -> str:
+    return f"P-{uuid.uuid4().hex[:10].upper()}"
+
+
+def new_project_values(data: ProjectCreate) -> dict[str, Any]:
+    """The stored fields of a new project: its code (generated when absent), the sector
+    group derived from the sector, version 1. The parent is resolved by the caller."""
+    fields = data.model_dump(exclude={"parent_code", "code", "tags"})
+    return {
+        **fields,
+        "code": data.code or new_project_code(),
+        "sector_group": reference.SECTOR_GROUP_OF[data.sector],
+        "tags": data.tags or [],
+        "version": 1,
+        "cells_version": 1,  # _record adds the new project to the rollup cells
+    }
 
 
 def create_project(
@@ -398,17 +444,7 @@ def create_project(
                 errors=[FieldError(["body", "parent_code"], Msg("上级项目不存在", "no such project"))],
             )
         parent_id = parent.id
-    import uuid
-
-    fields = data.model_dump(exclude={"parent_code", "code", "tags"})
-    project = Project(
-        **fields,
-        code=data.code or f"P-{uuid.uuid4().hex[:10].upper()}",
-        sector_group=reference.SECTOR_GROUP_OF[data.sector],
-        parent_id=parent_id,
-        tags=data.tags or [],
-        version=1,
-    )
+    project = Project(**new_project_values(data), parent_id=parent_id)
     session.add(project)
     session.flush()
     _rewrite_shares(session, project)
@@ -429,7 +465,9 @@ def _apply(session: Session, project: Project, expected: int, values: dict[str, 
     """Conditional UPDATE: only if nobody wrote since ``expected`` (else 412)."""
     if project.version != expected:
         raise stale_version(f'"{project.id}-v{project.version}"')
-    values = {**values, "version": expected + 1, "updated_at": utcnow()}
+    if project.cells_version != project.version:  # last written by a release without the cells
+        aggregates.catch_up(session, pk(project), project.cells_version, snapshot(project))
+    values = {**values, "version": expected + 1, "cells_version": expected + 1, "updated_at": utcnow()}
     result = session.execute(
         update(Project)
         .where(col(Project.id) == project.id, col(Project.version) == expected)
@@ -450,45 +488,8 @@ def update_project(
     request_id: str | None = None,
 ) -> Project:
     project = get_project(session, project_id)
-    check_may_write(principal, project.county)
-    values = changes.model_dump(exclude_unset=True, exclude={"note"})
-    if "county" in values and values["county"] is None or "name" in values and values["name"] is None:
-        raise ValidationFailed(Msg("名称和区县不能为空。", "name and county cannot be null."))
-    for required in (
-        "sector",
-        "total_investment_wan",
-        "completed_investment_wan",
-        "start_year",
-        "end_year",
-        "status",
-    ):
-        if required in values and values[required] is None:
-            raise ValidationFailed(
-                Msg(f"{required} 不能为空。", f"{required} cannot be null."),
-                errors=[FieldError(["body", required], Msg("不能为空", "cannot be null"))],
-            )
-    if values.get("county") and values["county"] != project.county:
-        check_may_write(principal, values["county"])
-    start = values.get("start_year", project.start_year)
-    end = values.get("end_year", project.end_year)
-    if start > end:
-        raise ValidationFailed(
-            Msg(f"开工年份 {start} 晚于完工年份 {end}。", f"start_year {start} is after end_year {end}."),
-            errors=[
-                FieldError(["body", "start_year"], Msg("应不晚于完工年份", "must not be after end_year"))
-            ],
-        )
-    if "status" in values and values["status"] != project.status:
-        check_transition(project.status, values["status"])
-        values["status_changed_at"] = utcnow()
-    if "sector" in values:
-        values["sector_group"] = reference.SECTOR_GROUP_OF[values["sector"]]
     before = snapshot(project)
-    values = {
-        k: v
-        for k, v in values.items()
-        if before.get(k, object()) != v or k in ("status_changed_at", "sector_group")
-    }
+    values = plan_update(before, changes.model_dump(exclude_unset=True, exclude={"note"}), principal)
     if not values:
         if project.version != expected:
             raise stale_version(f'"{project.id}-v{project.version}"')
@@ -514,9 +515,58 @@ def update_project(
             entity_id=pk(project),
             version=project.version,
             actor=principal.actor,
-            data={"from": before["status"], "to": project.status, "county": project.county},
+            data=status_event_data(before["status"], project.status, project.county),
         )
     return project
+
+
+def plan_update(current: dict[str, Any], values: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The rules of an update, without writing (PATCH and the import both use it).
+
+    ``current`` is the project's snapshot, ``values`` the fields sent. Checks the caller's
+    county scope (of the project, and of the county it moves to), that no required field is
+    emptied, the years' order and the status transition. Returns only the values that
+    differ, plus what derives from them (``sector_group``, ``status_changed_at``); empty
+    when nothing would change."""
+    check_may_write(principal, current["county"])
+    for required in ("name", "county"):
+        if required in values and values[required] is None:
+            raise ValidationFailed(
+                Msg("名称和区县不能为空。", "name and county cannot be null."),
+                errors=[FieldError(["body", required], Msg("不能为空", "cannot be null"))],
+            )
+    for required in (
+        "sector",
+        "total_investment_wan",
+        "completed_investment_wan",
+        "start_year",
+        "end_year",
+        "status",
+    ):
+        if required in values and values[required] is None:
+            raise ValidationFailed(
+                Msg(f"{required} 不能为空。", f"{required} cannot be null."),
+                errors=[FieldError(["body", required], Msg("不能为空", "cannot be null"))],
+            )
+    if values.get("county") and values["county"] != current["county"]:
+        check_may_write(principal, values["county"])
+    start = values.get("start_year", current["start_year"])
+    end = values.get("end_year", current["end_year"])
+    if start > end:
+        raise ValidationFailed(
+            Msg(f"开工年份 {start} 晚于完工年份 {end}。", f"start_year {start} is after end_year {end}."),
+            errors=[
+                FieldError(["body", "start_year"], Msg("应不晚于完工年份", "must not be after end_year"))
+            ],
+        )
+    if "status" in values and values["status"] != current["status"]:
+        check_transition(current["status"], values["status"])
+    changed = {k: v for k, v in values.items() if current.get(k, object()) != v}
+    if "sector" in changed:
+        changed["sector_group"] = reference.SECTOR_GROUP_OF[changed["sector"]]
+    if "status" in changed:
+        changed["status_changed_at"] = utcnow()
+    return changed
 
 
 def change_status(
@@ -642,6 +692,6 @@ def submit_report(
             entity_id=pk(project),
             version=project.version,
             actor=principal.actor,
-            data={"from": before["status"], "to": status, "county": project.county},
+            data=status_event_data(before["status"], status, project.county),
         )
     return report

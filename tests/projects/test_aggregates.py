@@ -88,3 +88,67 @@ def test_cells_equal_row_grouping_after_random_writes(client: TestClient) -> Non
     for status in STATUS_ORDER[:3]:
         cells, rows = _both(client, "county,sector", f"&status={status}&county=heishan,beizhen")
         assert cells == rows
+
+
+def _stale_count(url: str) -> int:
+    from sqlalchemy import create_engine
+    from sqlmodel import Session, func, select
+
+    from services.projects.aggregates import STALE
+    from services.projects.models import Project
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            return session.scalar(select(func.count()).select_from(Project).where(STALE)) or 0
+    finally:
+        engine.dispose()
+
+
+def test_every_write_of_this_release_keeps_the_cells_current(client: TestClient, projects_db) -> None:
+    project = new_project(client, total_investment_wan=700)
+    url = f"/api/v1/projects/{project['id']}"
+    patched = client.patch(url, json={"total_investment_wan": 900}, headers={"If-Match": project["etag"]})
+    assert patched.status_code == 200
+    moved = client.post(
+        f"{url}/status", json={"status": "preparing"}, headers={"If-Match": patched.headers["etag"]}
+    )
+    assert moved.status_code == 200
+    report = {"period": "2024-03", "investment_this_period_wan": 40, "physical_progress_pct": 10}
+    assert client.post(f"{url}/reports", json=report).status_code == 201
+    assert _stale_count(projects_db.url) == 0
+
+
+def test_a_write_by_an_older_release_is_caught_up_by_the_next_write(client: TestClient, projects_db) -> None:
+    from sqlalchemy import create_engine, text
+
+    project = new_project(client, county="yixian", total_investment_wan=1000)
+    new_project(client, county="heishan", total_investment_wan=50)
+    # a release without the cells changes the money and the version, not cells_version
+    engine = create_engine(projects_db.url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE project SET total_investment_wan = 4000, version = version + 1 WHERE id = :id"),
+            {"id": project["id"]},
+        )
+        connection.execute(
+            text("UPDATE project_share SET total_investment_wan = 4000 WHERE project_id = :id"),
+            {"id": project["id"]},
+        )
+    engine.dispose()
+    assert _stale_count(projects_db.url) == 1
+    cells, rows = _both(client, "county")
+    assert cells == rows and cells["totals"]["total_investment_wan"] == 4050  # answered from the rows
+    current = client.get(f"/api/v1/projects/{project['id']}")
+    patched = client.patch(
+        f"/api/v1/projects/{project['id']}",
+        json={"county": "beizhen"},
+        headers={"If-Match": current.headers["etag"]},
+    )
+    assert patched.status_code == 200
+    assert _stale_count(projects_db.url) == 0
+    for by in GROUPINGS:
+        cells, rows = _both(client, by)
+        assert cells == rows, by
+    by_county = {r["county"]: r["total_investment_wan"] for r in _both(client, "county")[0]["rows"]}
+    assert by_county == {"beizhen": 4000, "heishan": 50}

@@ -1,8 +1,11 @@
-"""Maintained rollup cells (expand only: a new table, filled from the existing projects).
+"""Maintained rollup cells (expand only: a new table and a nullable column).
 
-The running previous version does not know the table; rows it writes after this migration
-are picked up by the backfill of the next deploy step (run `portfolio migrate` again, or
-the rebuild in services.projects.aggregates) — see deploy/README.md on rolling upgrades.
+``rollup_cell`` is filled from the existing projects, and ``project.cells_version`` records
+which version of each project the cells hold. The previous release keeps writing during a
+rolling upgrade without knowing either: its writes leave ``cells_version`` behind, the new
+release sees those projects as stale (a partial index finds them) and answers rollups from
+the rows until ``portfolio reconcile`` (or its own start-up) brings the cells up to date
+from the audit trail. See services/projects/aggregates.py and deploy/README.md.
 
 Revision ID: 0002
 Revises: 0001
@@ -54,11 +57,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('rollup_cell', schema=None) as batch_op:
         batch_op.create_index('ix_rollup_cell_managing', ['managing_county'], unique=False)
+    with op.batch_alter_table('project', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cells_version', sa.Integer(), nullable=True))
     op.execute(BACKFILL)
+    op.execute("UPDATE project SET cells_version = version")
+    op.create_index(
+        'ix_project_cells_stale', 'project', ['id'],
+        postgresql_where=sa.text("cells_version IS NULL OR cells_version <> version"),
+        sqlite_where=sa.text("cells_version IS NULL OR cells_version <> version"),
+    )
 
 
 
 def downgrade() -> None:
+    op.drop_index('ix_project_cells_stale', table_name='project')
+    # a plain DROP COLUMN (SQLite >= 3.35 has it): a batch copy of ``project`` would have to
+    # drop the table that the audit rows and reports point at, which SQLite's foreign keys refuse
+    op.execute('ALTER TABLE project DROP COLUMN cells_version')
     with op.batch_alter_table('rollup_cell', schema=None) as batch_op:
         batch_op.drop_index('ix_rollup_cell_managing')
 
