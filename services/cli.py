@@ -5,6 +5,7 @@
     portfolio serve projects|indicators|gateway|frontend [--host H] [--port P] [--workers N]
     portfolio migrate [SERVICE] [--revision REV] [--down REV]
     portfolio seed [--dataset jinzhou-14th-fyp]
+    portfolio import FILE [--dry-run] [--sheet NAME]   (services.projects.cli)
 
 Other modules add their own subcommands through ``REGISTRARS``.
 """
@@ -39,7 +40,7 @@ DATABASE_ENV = {
 }
 
 #: modules with ``register(subparsers)`` adding their own subcommands
-REGISTRARS: list[str] = ["services.gateway.cli"]
+REGISTRARS: list[str] = ["services.gateway.cli", "services.projects.cli"]
 
 
 class CliError(RuntimeError):
