@@ -23,6 +23,7 @@ from services.gateway.cache import REFERENCE, ROLLUPS, ResponseCache
 from services.gateway.deps import Parts
 from services.gateway.events import StreamConsumer, consumer_name
 from services.gateway.forward import problem_json_openapi
+from services.gateway.hardening import BodySizeLimit, SecurityHeaders
 from services.gateway.identity import Identities
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from services.gateway.ratelimit import RateLimiter
@@ -125,6 +126,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origin_list():
         app.add_middleware(
@@ -143,6 +147,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ],
             expose_headers=EXPOSED_HEADERS,
         )
+
+    app.add_middleware(SecurityHeaders)  # outermost: every answer gets them, errors included
 
     async def readiness() -> dict[str, Any]:
         gateway: Parts = app.state.gateway

@@ -3,7 +3,8 @@
 Keys: a namespace's entries live in one hash ``gw:cache:<namespace>:<generation>``, field
 ``<path>?<sorted query>``. A read fetches the current generation and the field in one
 round trip (a Lua script). Invalidation is ``INCR gw:cache:<namespace>:gen``: the next read
-looks in a new, empty hash; old hashes expire by TTL. A response fetched before a write
+looks in a new, empty hash; old hashes expire by TTL. A missing generation starts at the
+Redis clock (microseconds), so generations only ever rise, even across an empty restart. A response fetched before a write
 is stored under the generation read before the fetch, which nobody reads any more, so a
 read racing a write can never leave a stale entry behind.
 
@@ -26,10 +27,24 @@ ROLLUPS = "rollups"
 REFERENCE = "reference"
 NAMESPACES = (ROLLUPS, REFERENCE)
 
-_GET = """
-local gen = redis.call('GET', KEYS[1]) or '0'
+#: a generation that does not exist yet starts at the Redis server's clock in microseconds,
+#: not at 0: a Redis that restarts empty must never count up again to a generation it
+#: handed out before (a slow read that began before the restart may have stored its answer
+#: under that number after it)
+_SEED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
+end
+"""
+_GET = (
+    _SEED
+    + """
+local gen = redis.call('GET', KEYS[1])
 return {gen, redis.call('HGET', KEYS[2] .. gen, ARGV[1])}
 """
+)
+_BUMP = _SEED + "return redis.call('INCR', KEYS[1])"
 
 
 def cache_field(path: str, query: str) -> str:
@@ -95,7 +110,7 @@ class ResponseCache:
     async def _bump(client: object, namespaces: tuple[str, ...]) -> None:
         pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
         for namespace in namespaces:
-            pipe.incr(f"gw:cache:{namespace}:gen")
+            pipe.eval(_BUMP, 1, f"gw:cache:{namespace}:gen")
         await pipe.execute()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from services.common.db import Database
@@ -24,6 +24,11 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Upstream
 
 ROLE_ZH = {"viewer": "只读用户", "manager": "项目管理员", "admin": "系统管理员"}
+
+#: the largest row id any table holds (a PostgreSQL ``integer`` key); a larger id in a path
+#: cannot name anything, so it is refused here (422) instead of overflowing a driver (500)
+MAX_ROW_ID = 2_147_483_647
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @dataclass

@@ -7,8 +7,11 @@ An entry is acknowledged (XACK) only after its handler succeeded; entries a dead
 left pending are claimed after a minute (XAUTOCLAIM). Delivery is at least once and the
 handlers are idempotent by ``event_id`` (bumping a cache generation twice is harmless; a
 delivery row is unique per webhook and event). Groups start at the stream's end (``$``):
-events from before the gateway first ran are history, not news. With Redis down the
-consumers wait and retry; nothing else is held up.
+events from before the gateway first ran are history, not news. A group that disappears
+while the gateway runs (Redis restarted without its data) is made again from the stream's
+start (``0``): every entry of the new stream came after the loss, and the relays publish
+the outbox backlog the moment Redis is back, usually before a consumer notices. With Redis
+down the consumers wait and retry; nothing else is held up.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class StreamConsumer:
         self.batch = batch
         self.last_error: str | None = None
         self.stopped = False
+        self._group_seen = False
 
     async def run(self) -> None:
         backoff = 0.5
@@ -108,10 +112,18 @@ class StreamConsumer:
 
     async def _ensure_group(self) -> None:
         try:
-            await self.redis.xgroup_create(STREAM, self.group, id="$", mkstream=True)
+            await self.redis.xgroup_create(
+                STREAM, self.group, id="0" if self._group_seen else "$", mkstream=True
+            )
+            if self._group_seen:
+                log.warning(
+                    "%s: the consumer group was gone (Redis lost its data); reading the stream anew",
+                    self.group,
+                )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._group_seen = True
 
     async def _read_once(self, start: str) -> int:
         try:

@@ -34,6 +34,7 @@ async def forward(request: Request, gateway: Parts, service: Upstream, caller: C
 
 
 _EXAMPLE_DETAIL = {
+    400: "There was an error parsing the body",
     401: "Log in first (Authorization: Bearer <token>) or send X-API-Key.",
     403: "A viewer may not do this; it needs the manager role or higher.",
     404: "Project 42 does not exist or was deleted.",
@@ -48,7 +49,7 @@ _EXAMPLE_DETAIL = {
 }
 
 READ_ERRORS = (401, 403, 422, 429, 502, 503, 504)
-WRITE_ERRORS = (401, 403, 404, 409, 422, 429, 502, 503, 504)
+WRITE_ERRORS = (400, 401, 403, 404, 409, 422, 429, 502, 503, 504)  # 400: a body that cannot be parsed
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

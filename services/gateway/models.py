@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.common.models import AuditFields, JSONType, TimestampField
+from services.common.models import AuditFields, JSONType, TimestampField, UTCDateTime
 
 
 class GatewayModel(SQLModel, registry=registry()):
@@ -49,8 +49,8 @@ class ApiKey(GatewayModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=20)
     created_at: datetime = TimestampField()
-    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), nullable=True)
-    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), nullable=True)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class Webhook(GatewayModel, table=True):
@@ -82,7 +82,7 @@ class WebhookDelivery(GatewayModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime | None = TimestampField(nullable=True)
-    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), nullable=True)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     created_at: datetime = TimestampField()
 
 

@@ -41,6 +41,11 @@ class GatewaySettings(ServiceSettings):
     login_rate_limit_per_minute: int = Field(10, ge=0, validation_alias="LOGIN_RATE_LIMIT_PER_MINUTE")
 
     admin_password: SecretStr | None = Field(None, validation_alias="PORTFOLIO_ADMIN_PASSWORD")
+    #: largest request body (413 above it); uploads (multipart) have their own, larger limit
+    max_body_bytes: int = Field(1024 * 1024, ge=1, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024 + 64 * 1024, ge=1, validation_alias="GATEWAY_MAX_UPLOAD_BYTES"
+    )
     #: comma separated origins allowed by CORS; empty (the default) allows none
     cors_origins: str = Field("", validation_alias="CORS_ORIGINS")
 
@@ -51,6 +56,10 @@ class GatewaySettings(ServiceSettings):
     webhook_retry_base_s: float = Field(2.0, gt=0, validation_alias="WEBHOOK_RETRY_BASE_S")
     webhook_max_attempts: int = Field(8, ge=1, validation_alias="WEBHOOK_MAX_ATTEMPTS")
     webhook_concurrency: int = Field(20, ge=1, validation_alias="WEBHOOK_CONCURRENCY")
+    #: deliveries on their way to one webhook at a time: a receiver that hangs holds no more
+    webhook_concurrency_per_receiver: int = Field(
+        4, ge=1, validation_alias="WEBHOOK_CONCURRENCY_PER_RECEIVER"
+    )
     consumer_name: str | None = Field(None, validation_alias="GATEWAY_CONSUMER_NAME")
 
     def missing_for_production(self) -> list[str]:

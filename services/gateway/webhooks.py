@@ -10,7 +10,9 @@
   (capped at an hour) until ``WEBHOOK_MAX_ATTEMPTS``, then given up (``next_attempt_at``
   null, no ``delivered_at``).
 - Never blocking: deliveries run concurrently (``WEBHOOK_CONCURRENCY``) with a short
-  timeout each; a due row is claimed by moving its ``next_attempt_at`` forward (a lease)
+  timeout each, and at most ``WEBHOOK_CONCURRENCY_PER_RECEIVER`` to one webhook, so a
+  receiver that hangs holds a few slots, never all of them, and the others' events still
+  go out at once. A due row is claimed by moving its ``next_attempt_at`` forward (a lease)
   with a conditional UPDATE, so replicas do not send the same attempt twice, and a replica
   that dies mid-send leaves the row to be retried when the lease ends.
 """
@@ -63,6 +65,7 @@ class WebhookDispatcher:
         self.lease = timedelta(seconds=settings.webhook_timeout_s + 30)
         self.poll_s = min(1.0, settings.webhook_retry_base_s / 2)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.in_flight: dict[int, int] = {}  # webhook id -> deliveries being sent
         self.stopped = False
 
     # ---------------------------------------------------------------- queue
@@ -101,11 +104,16 @@ class WebhookDispatcher:
 
     async def run(self) -> None:
         while not self.stopped:
+            room = {
+                hook: self.settings.webhook_concurrency_per_receiver - n for hook, n in self.in_flight.items()
+            }
             try:
-                due = await run_in_threadpool(self._claim_due, self.settings.webhook_concurrency * 2)
+                due = await run_in_threadpool(self._claim_due, self.settings.webhook_concurrency * 2, room)
             except Exception as exc:  # database busy or down: try again shortly
                 log.warning("webhook queue not readable: %s", exc)
                 due = []
+            for item in due:
+                self.in_flight[item["webhook_id"]] = self.in_flight.get(item["webhook_id"], 0) + 1
             for item in due:
                 await self.slots.acquire()
                 task = asyncio.create_task(self._deliver(item))
@@ -116,9 +124,13 @@ class WebhookDispatcher:
                     await asyncio.wait_for(self.wake.wait(), self.poll_s)
                 self.wake.clear()
 
-    def _claim_due(self, limit: int) -> list[dict[str, Any]]:
+    def _claim_due(self, limit: int, room: dict[int, int] | None = None) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` due deliveries, at most ``room[hook]`` more for a webhook
+        that already has deliveries on their way (none for one that has no room left)."""
         now = utcnow()
         claimed = []
+        room = dict(room or {})
+        full = [hook for hook, left in room.items() if left <= 0]
         with Session(self.db.writer) as session:
             rows = session.execute(
                 select(WebhookDelivery, Webhook)
@@ -127,11 +139,16 @@ class WebhookDispatcher:
                     col(WebhookDelivery.delivered_at).is_(None),
                     col(WebhookDelivery.next_attempt_at) <= now,
                     col(Webhook.active).is_(True),
+                    col(WebhookDelivery.webhook_id).not_in(full),
                 )
                 .order_by(col(WebhookDelivery.next_attempt_at))
                 .limit(limit)
             ).all()
             for delivery, hook in rows:
+                left = room.get(delivery.webhook_id, self.settings.webhook_concurrency_per_receiver)
+                if left <= 0:
+                    continue
+                room[delivery.webhook_id] = left - 1
                 taken = session.execute(
                     update(WebhookDelivery)
                     .where(
@@ -144,6 +161,7 @@ class WebhookDispatcher:
                     claimed.append(
                         {
                             "id": delivery.id,
+                            "webhook_id": delivery.webhook_id,
                             "url": hook.url,
                             "secret": hook.secret,
                             "payload": delivery.payload,
@@ -183,6 +201,11 @@ class WebhookDispatcher:
         except Exception:
             log.exception("webhook delivery %s failed unexpectedly", item["id"])
         finally:
+            left = self.in_flight.get(item["webhook_id"], 1) - 1
+            if left > 0:
+                self.in_flight[item["webhook_id"]] = left
+            else:
+                self.in_flight.pop(item["webhook_id"], None)
             self.slots.release()
 
     def _record(self, item: dict[str, Any], status: int | None, error: str | None) -> None:

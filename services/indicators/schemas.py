@@ -15,7 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from services.indicators.progress import Direction, TargetKind
 from services.indicators.reference import CITY, SCOPE_CODES
@@ -39,6 +47,9 @@ def check_exact(value: Decimal) -> Decimal:
 
 
 Value = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(check_exact)]
+#: a decimal in a response: ``services.common.jsonio`` writes Decimals as JSON numbers, so
+#: the OpenAPI document says ``number`` (pydantic would say ``string``)
+JsonNumber = Annotated[Decimal, WithJsonSchema({"type": "number"}, mode="serialization")]
 ShortText = Annotated[str, Field(max_length=200)]
 Attribute = Literal["预期性", "约束性"]
 
@@ -188,10 +199,10 @@ class ObservationCreate(Strict):
 
 class ProgressRead(BaseModel):
     latest_year: int | None
-    latest_value: Decimal | None
-    progress_pct: Decimal | None
-    expected_pct: Decimal | None
-    required_annual_growth_pct: Decimal | None
+    latest_value: JsonNumber | None
+    progress_pct: JsonNumber | None
+    expected_pct: JsonNumber | None
+    required_annual_growth_pct: JsonNumber | None
     status: str
     explanation: str
     explanation_zh: str
@@ -202,7 +213,7 @@ class ObservationRead(BaseModel):
     id: int
     indicator_id: int
     year: int
-    value: Decimal
+    value: JsonNumber
     value_text: str | None
     note: str | None
     source: str | None
@@ -224,12 +235,12 @@ class IndicatorRead(BaseModel):
     scope: str
     direction: str
     baseline_year: int | None
-    baseline_value: Decimal | None
+    baseline_value: JsonNumber | None
     baseline_text: str | None
     target_year: int
-    target_value: Decimal | None
+    target_value: JsonNumber | None
     target_text: str | None
-    target_growth_pct: Decimal | None
+    target_growth_pct: JsonNumber | None
     growth_text: str | None
     target_kind: str
     attribute: str | None
@@ -238,7 +249,7 @@ class IndicatorRead(BaseModel):
     source: str | None
     plan_line: int | None
     quote: str | None
-    at_risk_band_pts: Decimal
+    at_risk_band_pts: JsonNumber
     version: int
     created_at: datetime
     updated_at: datetime

@@ -16,7 +16,7 @@ from services.common.deps import ReadSession, RequestId, WriteSession
 from services.common.http import StrictQuery
 from services.common.jsonio import JSONBytes
 from services.gateway import accounts
-from services.gateway.deps import CurrentCaller, authorize
+from services.gateway.deps import CurrentCaller, RowId, authorize
 from services.gateway.forward import READ_ERRORS, WRITE_ERRORS, problems
 from services.gateway.jsondoc import DocumentedJSON
 from services.gateway.models import ApiKey, User, Webhook, WebhookDelivery
@@ -101,7 +101,7 @@ def create_user(
 @router.patch("/users/{user_id}", response_model=UserRead, responses=CHANGE_ERRORS)
 def update_user(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     body: Annotated[
         UserUpdate, Body(openapi_examples={"scope": {"value": {"counties": ["heishan", "beizhen"]}}})
     ],
@@ -117,7 +117,7 @@ def update_user(
 
 @router.delete("/users/{user_id}", response_model=UserRead, responses=CHANGE_ERRORS)
 def deactivate_user(
-    request: Request, user_id: int, session: WriteSession, caller: CurrentCaller, request_id: RequestId
+    request: Request, user_id: RowId, session: WriteSession, caller: CurrentCaller, request_id: RequestId
 ) -> Response:
     """Deactivate the user: no more logins, its tokens are refused; the audit keeps the name."""
     user = accounts.deactivate_user(session, user_id, caller.actor, request_id)
@@ -156,7 +156,7 @@ def create_api_key(
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead, responses=CHANGE_ERRORS)
 def revoke_api_key(
-    request: Request, key_id: int, session: WriteSession, caller: CurrentCaller, request_id: RequestId
+    request: Request, key_id: RowId, session: WriteSession, caller: CurrentCaller, request_id: RequestId
 ) -> Response:
     """Revoke the key; it is refused from the next request on."""
     row = accounts.revoke_api_key(session, key_id, caller.actor, request_id)
@@ -195,7 +195,7 @@ def create_webhook(
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=CHANGE_ERRORS)
 def delete_webhook(
-    request: Request, webhook_id: int, session: WriteSession, caller: CurrentCaller, request_id: RequestId
+    request: Request, webhook_id: RowId, session: WriteSession, caller: CurrentCaller, request_id: RequestId
 ) -> Response:
     """Stop delivering to this webhook (its delivery log stays in the audit)."""
     accounts.delete_webhook(session, webhook_id, caller.actor, request_id)
@@ -206,6 +206,6 @@ def delete_webhook(
 @router.get(
     "/webhooks/{webhook_id}/deliveries", response_model=DeliveryList, responses=problems(*READ_ERRORS, 404)
 )
-def list_deliveries(webhook_id: int, session: ReadSession, _caller: CurrentCaller) -> Response:
+def list_deliveries(webhook_id: RowId, session: ReadSession, _caller: CurrentCaller) -> Response:
     """The latest deliveries (newest first): attempts, status codes, errors, next attempt."""
     return JSONBytes({"items": [_delivery(d) for d in accounts.list_deliveries(session, webhook_id)]})

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from services.common.http import StrictQuery
-from services.gateway.deps import CurrentCaller, Gateway, authorize
+from services.gateway.deps import CurrentCaller, Gateway, RowId, authorize
 from services.gateway.forward import READ_ERRORS, WRITE_ERRORS, forward, problems
 from services.gateway.jsondoc import DocumentedJSON
 from services.gateway.schemas import ItemList
@@ -79,7 +79,7 @@ async def create_indicator(
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorRead, responses=problems(*READ_ERRORS, 404))
 async def get_indicator(
-    indicator_id: int, request: Request, caller: CurrentCaller, gateway: Gateway
+    indicator_id: RowId, request: Request, caller: CurrentCaller, gateway: Gateway
 ) -> Response:
     """One indicator with its observations and progress."""
     return await forward(request, gateway, gateway.indicators, caller)
@@ -89,7 +89,7 @@ async def get_indicator(
     "/indicators/{indicator_id}", response_model=IndicatorRead, responses=problems(*WRITE_ERRORS, 412, 428)
 )
 async def update_indicator(
-    indicator_id: int,
+    indicator_id: RowId,
     request: Request,
     caller: CurrentCaller,
     gateway: Gateway,
@@ -104,7 +104,7 @@ async def update_indicator(
     "/indicators/{indicator_id}/history", response_model=ItemList, responses=problems(*READ_ERRORS, 404)
 )
 async def indicator_history(
-    indicator_id: int, request: Request, caller: CurrentCaller, gateway: Gateway
+    indicator_id: RowId, request: Request, caller: CurrentCaller, gateway: Gateway
 ) -> Response:
     """Every change of the indicator, oldest first."""
     return await forward(request, gateway, gateway.indicators, caller)
@@ -114,7 +114,7 @@ async def indicator_history(
     "/indicators/{indicator_id}/observations", response_model=ItemList, responses=problems(*READ_ERRORS, 404)
 )
 async def list_observations(
-    indicator_id: int,
+    indicator_id: RowId,
     request: Request,
     caller: CurrentCaller,
     gateway: Gateway,
@@ -128,10 +128,16 @@ async def list_observations(
     "/indicators/{indicator_id}/observations",
     status_code=201,
     response_model=ObservationRead,
-    responses=problems(*WRITE_ERRORS),
+    responses={
+        200: {
+            "model": ObservationRead,
+            "description": "The same value was already current: nothing recorded",
+        },
+        **problems(*WRITE_ERRORS),
+    },
 )
 async def record_observation(
-    indicator_id: int,
+    indicator_id: RowId,
     request: Request,
     caller: CurrentCaller,
     gateway: Gateway,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from services.common.http import StrictQuery
-from services.gateway.deps import CurrentCaller, Gateway, authorize
+from services.gateway.deps import CurrentCaller, Gateway, RowId, authorize
 from services.gateway.forward import READ_ERRORS, WRITE_ERRORS, forward, problems
 from services.gateway.jsondoc import DocumentedJSON
 from services.gateway.schemas import ItemList
@@ -77,7 +77,9 @@ async def create_project(
 
 
 @router.get("/projects/{project_id}", response_model=ProjectRead, responses=problems(*READ_ERRORS, 404))
-async def get_project(project_id: int, request: Request, caller: CurrentCaller, gateway: Gateway) -> Response:
+async def get_project(
+    project_id: RowId, request: Request, caller: CurrentCaller, gateway: Gateway
+) -> Response:
     """One project with its ``ETag``, and ``can_edit`` / ``allowed_transitions`` for the caller."""
     return await forward(request, gateway, gateway.projects, caller)
 
@@ -86,7 +88,7 @@ async def get_project(project_id: int, request: Request, caller: CurrentCaller, 
     "/projects/{project_id}", response_model=ProjectRead, responses=problems(*WRITE_ERRORS, 412, 428)
 )
 async def update_project(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     caller: CurrentCaller,
     gateway: Gateway,
@@ -101,7 +103,7 @@ async def update_project(
 
 @router.delete("/projects/{project_id}", status_code=204, responses=problems(*WRITE_ERRORS, 412, 428))
 async def delete_project(
-    project_id: int, request: Request, caller: CurrentCaller, gateway: Gateway, if_match: IfMatch = None
+    project_id: RowId, request: Request, caller: CurrentCaller, gateway: Gateway, if_match: IfMatch = None
 ) -> Response:
     """Soft delete (admins); ``If-Match`` required."""
     return await forward(request, gateway, gateway.projects, caller)
@@ -111,7 +113,7 @@ async def delete_project(
     "/projects/{project_id}/status", response_model=ProjectRead, responses=problems(*WRITE_ERRORS, 412, 428)
 )
 async def change_status(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     caller: CurrentCaller,
     gateway: Gateway,
@@ -127,7 +129,7 @@ async def change_status(
 
 @router.get("/projects/{project_id}/history", response_model=ItemList, responses=problems(*READ_ERRORS, 404))
 async def project_history(
-    project_id: int, request: Request, caller: CurrentCaller, gateway: Gateway
+    project_id: RowId, request: Request, caller: CurrentCaller, gateway: Gateway
 ) -> Response:
     """Every change, oldest first: who, when, before/after, note."""
     return await forward(request, gateway, gateway.projects, caller)
@@ -140,7 +142,7 @@ async def project_history(
     responses=problems(*WRITE_ERRORS),
 )
 async def submit_report(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     caller: CurrentCaller,
     gateway: Gateway,
@@ -166,7 +168,7 @@ async def submit_report(
 
 @router.get("/projects/{project_id}/reports", response_model=ItemList, responses=problems(*READ_ERRORS, 404))
 async def list_reports(
-    project_id: int, request: Request, caller: CurrentCaller, gateway: Gateway
+    project_id: RowId, request: Request, caller: CurrentCaller, gateway: Gateway
 ) -> Response:
     """The project's progress reports."""
     return await forward(request, gateway, gateway.projects, caller)
