@@ -1,0 +1,138 @@
+"""The real app in a real browser: ``streamlit run frontend/app.py`` against the live
+stack, driven by headless Chromium over the DevTools protocol. Logs in through the form
+(typing, clicking), waits for the overview (KPIs, the county map drawn on its canvas,
+charts) and the projects page (table, then a project opened by clicking its row), and
+saves ``tests/artifacts/overview.png`` and ``projects.png`` for a person to look at.
+
+Skips when Chromium is not installed, unless ``PORTFOLIO_REQUIRE_BROWSER=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.frontend.cdp import Browser, find_chromium
+from tests.frontend.conftest import APP, PASSWORDS, ROOT, Stack
+from tests.support import free_port
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+REQUIRE_BROWSER = os.environ.get("PORTFOLIO_REQUIRE_BROWSER") == "1"
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        reason = "chromium is not installed (apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(reason + " and PORTFOLIO_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def frontend_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
+    env = {**os.environ, "GATEWAY_URL": stack.gateway_url}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/_stcore/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("streamlit did not start; see " + log.name)
+        time.sleep(0.3)
+    yield url
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def browser(chromium: str) -> Iterator[Browser]:
+    opened = Browser(chromium, width=1600, height=1000)
+    yield opened
+    opened.close()
+
+
+IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
+def text_of(selector: str) -> str:
+    return f"Array.from(document.querySelectorAll({json.dumps(selector)})).map(e => e.innerText).join('\\n')"
+
+
+def wait_idle(browser: Browser, condition: str, timeout: float = 60) -> None:
+    browser.wait_for(f"({condition}) && {IDLE}", timeout=timeout)
+    time.sleep(1.0)
+    browser.wait_for(f"({condition}) && {IDLE}", timeout=timeout)
+
+
+def log_in(browser: Browser, url: str) -> None:
+    browser.navigate(url)
+    browser.wait_for("document.querySelector('input[type=\"password\"]')", timeout=60)
+    browser.type_into('input[aria-label="用户名"]', "admin")
+    browser.type_into('input[type="password"]', PASSWORDS["admin"])
+    browser.click('[data-testid="stFormSubmitButton"] button')
+
+
+def test_overview_and_projects_in_a_browser(browser: Browser, frontend_url: str) -> None:
+    started = time.monotonic()
+    log_in(browser, frontend_url)
+    plotted = "document.querySelectorAll('.js-plotly-plot').length >= 5"
+    map_drawn = "document.querySelector('.js-plotly-plot canvas.maplibregl-canvas, .js-plotly-plot canvas')"
+    wait_idle(
+        browser,
+        f"document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4 && {plotted} && {map_drawn}",
+    )
+    assert time.monotonic() - started < 30
+    page = browser.evaluate(text_of("[data-testid=stMain]"))
+    assert "总览" in page and "总投资" in page and "亿元" in page
+    assert "Traceback" not in page and "{" not in browser.evaluate(text_of('[data-testid="stMetric"]'))
+    assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "page overflows"
+    browser.screenshot(ARTIFACTS / "overview.png")
+
+    browser.click('[data-testid="stSidebarNav"] a[href$="/project-library"]')
+    wait_idle(
+        browser,
+        "document.querySelector('[data-testid=\"stDataFrame\"]') && " + f"{text_of('h1')}.includes('项目')",
+    )
+    grid = browser.evaluate(
+        "(() => { const r = document.querySelector('[data-testid=\"stDataFrame\"]').getBoundingClientRect();"
+        " return [r.x, r.y]; })()"
+    )
+    for kind in ("mousePressed", "mouseReleased"):  # the first row's selection marker
+        browser.send(
+            "Input.dispatchMouseEvent", type=kind, x=grid[0] + 18, y=grid[1] + 52, button="left", clickCount=1
+        )
+    wait_idle(browser, f"{text_of('[data-testid=stMain]')}.includes('变更记录')")
+    page = browser.evaluate(text_of("[data-testid=stMain]"))
+    assert "打开项目" in page and "基本信息" in page and "总投资" in page and "Traceback" not in page
+    assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "page overflows"
+    browser.screenshot(ARTIFACTS / "projects.png")
+    errors = [e for e in browser.console_errors() if "fonts.openmaptiles" not in e]
+    assert not [e for e in errors if "Traceback" in e]
