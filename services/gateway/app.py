@@ -29,7 +29,7 @@ from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.redislink import RedisLink
 from services.gateway.roles import unruled_routes
-from services.gateway.routes import admin, auth, indicators, projects, reference, rollups
+from services.gateway.routes import admin, auth, indicators, projects, reference, rollups, transfer
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Upstream
 from services.gateway.webhooks import WebhookDispatcher
@@ -178,7 +178,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def prometheus_metrics() -> Response:
         return metrics.response()
 
-    for module in (auth, projects, indicators, rollups, reference, admin):
+    # transfer before projects: /projects/import is not /projects/{project_id}
+    for module in (auth, transfer, projects, indicators, rollups, reference, admin):
         app.include_router(module.router)
     app.include_router(auth.me_router)
 

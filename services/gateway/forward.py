@@ -17,9 +17,13 @@ from services.gateway.schemas import ProblemDetails
 from services.gateway.upstream import Upstream
 
 
-async def forward(request: Request, gateway: Parts, service: Upstream, caller: Caller) -> Response:
-    """Send the request, as validated, to ``service`` at the same path and query."""
+async def forward(
+    request: Request, gateway: Parts, service: Upstream, caller: Caller, *, timeout_s: float | None = None
+) -> Response:
+    """Send the request, as validated, to ``service`` at the same path and query. A JSON
+    body goes on as JSON; an upload (``multipart/form-data``) with its own content type."""
     body = await request.body() if request.method in ("POST", "PATCH", "PUT") else None
+    content_type = request.headers.get("content-type", "")
     answer = await service.call(
         request.method,
         request.url.path,
@@ -27,6 +31,8 @@ async def forward(request: Request, gateway: Parts, service: Upstream, caller: C
         request=request,
         query=request.url.query,
         body=body,
+        content_type=content_type if content_type.startswith("multipart/form-data") else "application/json",
+        timeout_s=timeout_s,
     )
     if request.method != "GET" and answer.ok:
         await gateway.cache.invalidate(ROLLUPS)

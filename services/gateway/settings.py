@@ -30,6 +30,8 @@ class GatewaySettings(ServiceSettings):
     indicators_url: str = Field("http://127.0.0.1:8002", validation_alias="INDICATORS_URL")
     upstream_timeout_s: float = Field(10.0, gt=0, validation_alias="UPSTREAM_TIMEOUT_S")
     upstream_connect_timeout_s: float = Field(2.0, gt=0, validation_alias="UPSTREAM_CONNECT_TIMEOUT_S")
+    #: a bulk import (100,000 rows) takes far longer than any other call
+    import_timeout_s: float = Field(300.0, gt=0, validation_alias="UPSTREAM_IMPORT_TIMEOUT_S")
 
     jwt_secret: SecretStr | None = Field(None, validation_alias="JWT_SECRET")
     jwt_expire_minutes: int = Field(60, ge=1, validation_alias="JWT_EXPIRE_MINUTES")

@@ -9,7 +9,8 @@ Rules:
   slower than the timeout 504, an answer that is not JSON or a 5xx 502 (a 503 of the
   service stays 503). Never a bare 500.
 - The service's status, body, content type, ``ETag``, ``Location`` and ``Retry-After``
-  are returned unchanged (problem+json included).
+  are returned unchanged (problem+json included). Files (exports, templates) are passed
+  on as a stream with their ``Content-Disposition``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Counter
+from starlette.background import BackgroundTask
 
 from services.common.errors import UpstreamError
 from services.common.i18n import Msg
@@ -33,6 +35,7 @@ log = logging.getLogger("portfolio.gateway.upstream")
 
 PASSED_ON = ("accept-language", "if-match", "idempotency-key")
 RETURNED = ("etag", "location", "retry-after")
+DOWNLOAD_HEADERS = ("content-disposition",)
 SERVICE_NAMES = {"projects": "项目服务", "indicators": "指标服务"}
 
 
@@ -90,16 +93,7 @@ class Upstream:
             error.headers = {"Retry-After": "5"}
         return error
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        principal: Principal | None = None,
-        request: Request | None = None,
-        query: str = "",
-        body: bytes | None = None,
-    ) -> Answer:
+    def _headers(self, principal: Principal | None, request: Request | None) -> dict[str, str]:
         headers = {"X-Internal-Token": self.token, "Accept": "application/json"}
         if principal is not None:
             headers.update(principal.headers())
@@ -111,33 +105,90 @@ class Upstream:
                 value = request.headers.get(name)
                 if value is not None:
                     headers[name] = value
+        return headers
+
+    def _timed_out(self, timeout_s: float) -> UpstreamError:
+        return self._fail(
+            504,
+            "timeout",
+            f"在 {timeout_s:g} 秒内没有应答，请稍后重试。",
+            f"did not answer within {timeout_s:g} s; retry in a moment.",
+        )
+
+    def _unreachable(self, method: str, path: str, exc: Exception) -> UpstreamError:
+        log.warning("%s unreachable: %s %s: %s", self.name, method, path, exc)
+        return self._fail(
+            503,
+            "unavailable",
+            f"暂不可用（无法连接 {self.base_url}），请稍后重试或联系管理员。",
+            f"is unavailable (cannot connect to {self.base_url}); retry later or contact the administrator.",
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        principal: Principal | None = None,
+        request: Request | None = None,
+        query: str = "",
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        timeout_s: float | None = None,
+    ) -> Answer:
+        """One call, answered in full. ``timeout_s`` overrides the service's timeout (an
+        import takes longer than a read); ``content_type`` is the body's (an upload passes
+        its multipart type on)."""
+        headers = self._headers(principal, request)
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
+        limit = timeout_s or self.timeout_s
         url = path + (f"?{query}" if query else "")
         attempts = 2 if method == "GET" else 1
         for attempt in range(attempts):
             try:
-                async with asyncio.timeout(self.timeout_s):
-                    raw = await self.client.request(method, url, content=body, headers=headers)
+                async with asyncio.timeout(limit):
+                    raw = await self.client.request(
+                        method, url, content=body, headers=headers, timeout=httpx.Timeout(limit)
+                    )
                 break
             except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
-                raise self._fail(
-                    504,
-                    "timeout",
-                    f"在 {self.timeout_s:g} 秒内没有应答，请稍后重试。",
-                    f"did not answer within {self.timeout_s:g} s; retry in a moment.",
-                ) from None
+                raise self._timed_out(limit) from None
             except httpx.TransportError as exc:
                 if attempt + 1 < attempts:
                     continue
-                log.warning("%s unreachable: %s %s: %s", self.name, method, path, exc)
-                raise self._fail(
-                    503,
-                    "unavailable",
-                    f"暂不可用（无法连接 {self.base_url}），请稍后重试或联系管理员。",
-                    f"is unavailable (cannot connect to {self.base_url}); retry later or contact the administrator.",
-                ) from None
+                raise self._unreachable(method, path, exc) from None
         return self._check(Answer(raw.status_code, raw.content, raw.headers))
+
+    async def download(
+        self, path: str, *, principal: Principal, request: Request, query: str = ""
+    ) -> Response:
+        """A GET whose answer is a file (CSV, XLSX, a JSON package): passed on as a stream,
+        chunk by chunk, so an export of the whole library never sits in the gateway's
+        memory. The timeout covers the wait for the answer to begin; an error answer (a
+        problem, JSON) is read in full and checked like any other."""
+        url = path + (f"?{query}" if query else "")
+        outgoing = self.client.build_request("GET", url, headers=self._headers(principal, request))
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                raw = await self.client.send(outgoing, stream=True)
+        except (TimeoutError, httpx.ReadTimeout, httpx.PoolTimeout):
+            raise self._timed_out(self.timeout_s) from None
+        except httpx.TransportError as exc:
+            raise self._unreachable("GET", path, exc) from None
+        if raw.status_code != 200:
+            try:
+                body = await raw.aread()
+            finally:
+                await raw.aclose()
+            return self._check(Answer(raw.status_code, body, raw.headers)).response()
+        headers = {name: raw.headers[name] for name in DOWNLOAD_HEADERS if name in raw.headers}
+        return StreamingResponse(
+            raw.aiter_bytes(),
+            media_type=raw.headers.get("content-type", "application/octet-stream"),
+            headers=headers,
+            background=BackgroundTask(raw.aclose),
+        )
 
     def _check(self, answer: Answer) -> Answer:
         if answer.status == 503:

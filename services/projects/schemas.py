@@ -233,3 +233,27 @@ class Rollup(BaseModel):
     rows: list[dict[str, Any]]
     totals: RollupMeasures
     split: Literal["shares", "none"]
+
+
+class ImportProblem(BaseModel):
+    """One problem of an import file: the row (1 = the header), the column as the file
+    names it, the value found there, and what to do, in the request's language."""
+
+    row: int
+    column: str | None
+    value: Any = None
+    message: str
+    loc: list[str | int]
+
+
+class ImportReport(BaseModel):
+    """What an import did (or, with ``dry_run``, would do): counts of rows created,
+    updated and unchanged, and the first problems found (``error_count`` counts all)."""
+
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    error_count: int
+    errors: list[ImportProblem]

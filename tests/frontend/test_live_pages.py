@@ -4,7 +4,6 @@ import/export pages, what a viewer and a manager may see, English, and speed."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -190,23 +189,20 @@ def test_the_indicators_page_groups_by_category_and_shows_progress(stack: Stack)
     assert "保存数据" in labels(at)
 
 
-def test_the_import_export_page_offers_both_or_says_what_is_missing(stack: Stack) -> None:
+def test_the_import_export_page_offers_upload_and_download(stack: Stack) -> None:
     at = go(logged_in("admin"), "import_export")
     assert at.title[0].value == "导入导出" and len(at.get("file_uploader")) == 1
     at.button(key="io_prepare").click().run()
     assert not at.exception and not at.error
-    offered = [b for b in at.get("download_button")]
-    assert offered or "网关暂未提供导出功能（404）" in texts(at)
+    assert len(at.get("download_button")) >= 1
 
 
-def test_the_overview_with_the_whole_plan_renders_in_under_two_seconds(stack: Stack) -> None:
+def test_the_overview_with_the_whole_plan_renders_the_same_cold_and_warm(stack: Stack) -> None:
+    """Its speed is measured by ``bench/frontend_overview.py``; here, that the cached
+    second render shows what the cold one read from the gateway."""
     at = logged_in("admin")
     data.clear_all()  # cold: every rollup read from the gateway again
-    started = time.perf_counter()
     at.run()
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
+    cold = metrics(at)
     at.run()
-    warm = time.perf_counter() - started
-    assert metrics(at)["项目数"] == "176"
-    assert cold < 2.0 and warm < 1.0, (cold, warm)
+    assert metrics(at) == cold and cold["项目数"] == "176"

@@ -27,6 +27,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "target_year": 2025,
         "target_kind": "absolute",
     },
+    ("POST", "/api/v1/projects/import"): {},  # an upload; any body shows the role check
     ("PATCH", "/api/v1/indicators/{indicator_id}"): {"name": "y"},
     ("POST", "/api/v1/indicators/{indicator_id}/observations"): {"year": 2023, "value": "1"},
     ("POST", "/api/v1/users"): {"username": "someone", "password": "password-123", "role": "viewer"},
