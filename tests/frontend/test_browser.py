@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +35,14 @@ def chromium() -> str:
     path = find_chromium()
     if path is None:
         reason = "chromium is not installed (apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(reason + " and PORTFOLIO_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
+    if shutil.which("fc-list") and not subprocess.run(
+        ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
+    ).stdout.strip():
+        # without a Chinese font every label is drawn as empty boxes: the screenshots lie
+        reason = "no Chinese font is installed (apt-get install fonts-noto-cjk)"
         if REQUIRE_BROWSER:
             pytest.fail(reason + " and PORTFOLIO_REQUIRE_BROWSER=1")
         pytest.skip(reason)
