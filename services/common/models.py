@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -68,6 +69,21 @@ class AuditFields(SQLModel):
     after: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     note: str | None = None
     request_id: str | None = Field(default=None, max_length=128)
+
+
+class ChangeFields(BaseModel):
+    """How an audit row reads in an API answer (``ProjectChangeRead``, ``IndicatorChangeRead``
+    add the id of what changed); ``changed`` is the before/after of each field that moved."""
+
+    id: int
+    version: int
+    actor: str
+    at: datetime
+    kind: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changed: dict[str, dict[str, Any]]
+    note: str | None
 
 
 class IdempotencyKeyFields(SQLModel):

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.common.models import ChangeFields
 from services.indicators.progress import Direction, TargetKind
 from services.indicators.reference import CITY, SCOPE_CODES
 
@@ -265,17 +266,8 @@ class IndicatorList(BaseModel):
     total: int
 
 
-class ChangeRead(BaseModel):
-    id: int
+class ChangeRead(ChangeFields):
     indicator_id: int
-    version: int
-    actor: str
-    at: datetime
-    kind: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    changed: dict[str, dict[str, Any]]
-    note: str | None
 
 
 class StatusCounts(BaseModel):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.common.models import ChangeFields
 from services.projects.reference import COUNTY_CODES, SECTOR_CODES, STATUS_CODES
 
 MAX_WAN = 10**12  # 1 亿亿元: far above any real project, far below 64-bit overflow
@@ -206,17 +207,8 @@ class ReportRead(BaseModel):
     created_at: datetime
 
 
-class ChangeRead(BaseModel):
-    id: int
+class ChangeRead(ChangeFields):
     project_id: int
-    version: int
-    actor: str
-    at: datetime
-    kind: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    changed: dict[str, dict[str, Any]]
-    note: str | None
 
 
 class RollupMeasures(BaseModel):
