@@ -40,7 +40,7 @@ DATABASE_ENV = {
 }
 
 #: modules with ``register(subparsers)`` adding their own subcommands
-REGISTRARS: list[str] = ["services.gateway.cli", "services.projects.cli"]
+REGISTRARS: list[str] = ["services.gateway.cli", "services.projects.cli", "services.backup"]
 
 
 class CliError(RuntimeError):
@@ -342,4 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, not this __main__ copy: subcommand modules import
+    # services.cli, and its CliError must be the class main() catches
+    from services.cli import main as entry_point
+
+    sys.exit(entry_point())

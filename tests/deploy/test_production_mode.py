@@ -141,7 +141,13 @@ def test_portfolio_migrate_in_production_needs_the_postgres_url_only() -> None:
 
 
 def test_an_invalid_setting_is_one_line_too() -> None:
-    result = run_portfolio("serve", "projects", env={**bare_production_env(), "PORTFOLIO_ENV": "prod"})
+    result = run_portfolio(
+        "serve",
+        "projects",
+        "--port",
+        str(free_port()),
+        env={**bare_production_env(), "PORTFOLIO_ENV": "prod"},
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "PORTFOLIO_ENV" in result.stderr
 
