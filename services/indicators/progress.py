@@ -31,6 +31,12 @@ arithmetic is exact ``Decimal``; percentages are rounded at the end to one decim
    target or passes it in the indicator's direction; ``approximately`` also when
    ``|latest - target| <= 2% of |target|``.
 
+   4b. Without a baseline (the 13th plan's table gives only the target and the 2020
+   result): once the target year is observed, ``achieved`` when the result reaches the
+   target as above, ``off_track`` when it falls short; before the target year the pace
+   cannot be judged and the target is ``not_measurable``. progress_pct and expected_pct
+   are None: there is no way to measure "of the way" without a start.
+
 5. Geometric path (``absolute``, ``approximately`` with only an annual growth rate ``g``
    = target_growth_pct / 100; baseline year and value known, baseline > 0)::
 
@@ -281,6 +287,8 @@ def _reached(target: IndicatorTarget, value: Decimal, goal: Decimal) -> bool:
 
 
 def _progress_straight(target: IndicatorTarget, goal: Decimal, latest: Observation | None) -> Progress:
+    if (target.baseline_year is None or target.baseline_value is None) and latest is not None:
+        return _progress_goal_only(target, goal, latest)
     baseline_year, baseline = _baseline(target)
     _check_direction(target, baseline, goal)
     if latest is None:
@@ -289,10 +297,7 @@ def _progress_straight(target: IndicatorTarget, goal: Decimal, latest: Observati
     expected = _clamp_pct(
         Decimal(latest.year - baseline_year) / Decimal(target.target_year - baseline_year) * _HUNDRED
     )
-    achieved = _reached(target, latest.value, goal) or (
-        target.target_kind == "approximately"
-        and abs(latest.value - goal) <= APPROXIMATELY_TOLERANCE * abs(goal)
-    )
+    achieved = _achieved_straight(target, latest.value, goal)
     progress_pct, expected_pct = _round_pct(progress), _round_pct(expected)
     status = _status(achieved, progress_pct, expected_pct, target.at_risk_band_pts)
     value_en, value_zh = _value_en(latest.value, target.unit), _value_zh(latest.value, target.unit)
@@ -311,6 +316,40 @@ def _progress_straight(target: IndicatorTarget, goal: Decimal, latest: Observati
         explanation_en=(
             f"{latest.year}: {value_en}, {_fmt_pct(progress_pct)} of the way to {goal_text}; "
             f"a straight path would be at {_fmt_pct(expected_pct)}: {STATUS_EN[status]}"
+        ),
+    )
+
+
+def _achieved_straight(target: IndicatorTarget, value: Decimal, goal: Decimal) -> bool:
+    return _reached(target, value, goal) or (
+        target.target_kind == "approximately" and abs(value - goal) <= APPROXIMATELY_TOLERANCE * abs(goal)
+    )
+
+
+def _progress_goal_only(target: IndicatorTarget, goal: Decimal, latest: Observation) -> Progress:
+    """Rule 4b: a target value and a result but no baseline (the 13th plan's table)."""
+    achieved = _achieved_straight(target, latest.value, goal)
+    if not achieved and latest.year < target.target_year:
+        raise _NotMeasurable(
+            "缺少基期值，目标年之前无法判断进度",
+            "no baseline: the pace cannot be judged before the target year",
+        )
+    status: Status = "achieved" if achieved else "off_track"
+    value_zh, value_en = _value_zh(latest.value, target.unit), _value_en(latest.value, target.unit)
+    goal_zh, goal_en = _value_zh(goal, target.unit), _value_en(goal, target.unit)
+    verdict_zh = "已达到" if achieved else "未达到"
+    verdict_en = "reaching" if achieved else "short of"
+    return Progress(
+        latest_year=latest.year,
+        latest_value=latest.value,
+        progress_pct=None,
+        expected_pct=None,
+        required_annual_growth_pct=None,
+        status=status,
+        explanation_zh=f"{latest.year}年：{value_zh}，{verdict_zh}目标{goal_zh}（无基期值，只比较结果）：{STATUS_ZH[status]}",
+        explanation_en=(
+            f"{latest.year}: {value_en}, {verdict_en} the target of {goal_en} "
+            f"(no baseline, so the result alone is compared): {STATUS_EN[status]}"
         ),
     )
 

@@ -52,3 +52,18 @@ def test_every_row_of_the_plan_files_loads_and_a_second_run_changes_nothing(clie
     summary = client.get("/api/v1/summary").json()
     assert summary["totals"]["indicator_count"] == expected
     assert sum(row["indicator_count"] for row in summary["rows"]) == expected
+
+
+def test_the_thirteenth_plan_results_are_judged_against_their_targets(client: TestClient) -> None:
+    """The 2016-2020 table gives a target and the 2020 result: a person reads achieved or
+    missed from it, and so does the service (rule 4b of services.indicators.progress)."""
+    ids, _ = _seed(client)
+
+    def status(code: str) -> str:
+        return str(client.get(f"/api/v1/indicators/{ids[code]}").json()["progress"]["status"])
+
+    assert status("FYP13-16") == "achieved"  # 城镇棚户区住房改造: 12558 套 against 3878
+    assert status("FYP13-25") == "achieved"  # PM2.5 浓度下降: 18.2% against 15%
+    assert status("FYP13-06") == "off_track"  # 研究与试验发展经费: 1.1% against 2%
+    assert status("FYP13-14") == "off_track"  # 农村贫困人口脱贫: 50200 against 75000
+    assert status("FYP13-20") == "not_measurable"  # 待省反馈

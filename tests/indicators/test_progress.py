@@ -605,3 +605,42 @@ def test_cumulative_sums_decimals_exactly(amounts_by_year: list[Decimal]) -> Non
     assert reached.status == "achieved"
     assert reached.progress_pct == D("100.0")
     assert one_cent_short.status != "achieved"
+
+
+# --- 专栏："十三五"时期主要指标预计完成情况: a target and the 2020 result, no baseline ---------
+
+FYP13 = {"target_year": 2020, "period_start": 2016, "period_end": 2020}
+
+
+def fyp13(**fields: Any) -> IndicatorTarget:
+    return IndicatorTarget.build(**{**FYP13, **fields})
+
+
+def test_thirteenth_plan_result_past_its_target_is_achieved() -> None:
+    """16.城镇棚户区住房改造: target 3878 套, 2020: 12558 套."""
+    target = fyp13(direction="increase", target_kind="absolute", target_value=3878, unit="套")
+    result = compute_progress(target, obs((2020, 12558)))
+    assert result.status == "achieved" and result.progress_pct is None
+    assert "12,558套" in result.explanation_zh and "目标3,878套" in result.explanation_zh
+
+
+def test_thirteenth_plan_result_short_of_its_target_is_off_track() -> None:
+    """6.研究与试验发展经费 (share of GDP): target 2 %, 2020: 1.1 %."""
+    target = fyp13(direction="increase", target_kind="absolute", target_value=2, unit="%")
+    result = compute_progress(target, obs((2020, "1.1")))
+    assert result.status == "off_track"
+    assert "short of the target of 2%" in result.explanation_en
+
+
+def test_thirteenth_plan_decrease_below_its_target_is_achieved() -> None:
+    """19.万元地区生产总值用水量: at most 49.3 立方米 by 2020, 2020: 48."""
+    target = fyp13(direction="decrease", target_kind="absolute", target_value="49.3", unit="立方米")
+    assert compute_progress(target, obs((2020, 48))).status == "achieved"
+    assert compute_progress(target, obs((2020, 50))).status == "off_track"
+
+
+def test_without_a_baseline_the_pace_is_not_judged_before_the_target_year() -> None:
+    target = fyp13(direction="increase", target_kind="absolute", target_value=3878, unit="套")
+    assert compute_progress(target, obs((2018, 1000))).status == "not_measurable"
+    assert compute_progress(target, obs((2018, 4000))).status == "achieved"  # already there
+    assert compute_progress(target, []).status == "not_measurable"
