@@ -147,11 +147,22 @@ def allowed_query_params(route: Any) -> frozenset[str]:
 
 def forbid_unknown_query_params(request: Request) -> None:
     """A typo in a filter must never return the whole library: unknown query parameters
-    are 422, naming the parameter and the ones this route accepts."""
+    are 422, naming the parameter and the ones this route accepts. So is a NUL byte in any
+    parameter: PostgreSQL cannot hold one (a driver error), and SQLite's ``LIKE`` stops
+    reading the pattern at it (``q=a%00…`` would match every name with an ``a``)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
+    with_nul = sorted({key for key, value in request.query_params.multi_items() if "\x00" in key + value})
+    if with_nul:
+        raise ValidationFailed(
+            Msg("查询参数中不能有 NUL 字符（%00）。", "A query parameter must not contain a NUL byte (%00)."),
+            errors=[
+                FieldError(["query", key.replace("\x00", "")], Msg("含有 NUL 字符", "contains a NUL byte"))
+                for key in with_nul
+            ],
+        )
     allowed = allowed_query_params(route)
     unknown = [key for key in request.query_params if key not in allowed]
     if unknown:

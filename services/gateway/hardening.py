@@ -1,7 +1,10 @@
 """Two small pure-ASGI guards in front of every gateway route.
 
 - :class:`BodySizeLimit`: a request body over ``GATEWAY_MAX_BODY_BYTES`` (1 MiB; uploads,
-  ``multipart/form-data``: ``GATEWAY_MAX_UPLOAD_BYTES``) is 413 problem details. A declared
+  ``multipart/form-data`` to a route that takes a file, :data:`UPLOAD_PATHS`:
+  ``GATEWAY_MAX_UPLOAD_BYTES``) is 413 problem details. Any other route keeps the small
+  limit whatever the content type says, so a client cannot make a JSON route buffer 50 MiB
+  by calling its body multipart. A declared
   ``Content-Length`` over the limit is refused before any of the body is read; a body sent
   without one (chunked) is counted as it arrives and refused as soon as it passes the
   limit, so nobody can make the gateway hold an unbounded body in memory.
@@ -26,6 +29,8 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+#: the routes that take a file (``multipart/form-data``), and so the larger upload limit
+UPLOAD_PATHS = frozenset({"/api/v1/projects/import"})
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -42,16 +47,25 @@ def _too_large(limit: int, scope: Scope) -> str:
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_upload_bytes: int,
+        upload_paths: frozenset[str] = UPLOAD_PATHS,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = _header(scope, b"content-type").startswith("multipart/form-data")
+        upload = scope.get("path", "").rstrip("/") in self.upload_paths and _header(
+            scope, b"content-type"
+        ).startswith("multipart/form-data")
         limit = self.max_upload_bytes if upload else self.max_bytes
         declared = _header(scope, b"content-length")
         received = 0

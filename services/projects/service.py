@@ -254,9 +254,11 @@ def _decode_cursor(cursor: str, sort_key: str) -> tuple[Any, int]:
         key, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, TypeError) as exc:
         raise bad from exc
-    if key != sort_key or not isinstance(row_id, int):
+    # only what _encode_cursor writes: a hand-made cursor must not reach the query with a
+    # value the column cannot be compared with (a dict, a 2**70, a NUL byte: a driver error)
+    if key != sort_key or not _is_bigint(row_id) or not _cursor_value_fits(sort_key, value):
         raise bad
-    if sort_key == "updated_at" and isinstance(value, str):
+    if sort_key == "updated_at":
         from datetime import datetime
 
         try:
@@ -264,6 +266,21 @@ def _decode_cursor(cursor: str, sort_key: str) -> tuple[Any, int]:
         except ValueError as exc:
             raise bad from exc
     return value, row_id
+
+
+INTEGER_SORT_KEYS = frozenset(
+    {"id", "total_investment_wan", "completed_investment_wan", "start_year", "end_year"}
+)
+
+
+def _is_bigint(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
+def _cursor_value_fits(sort_key: str, value: Any) -> bool:
+    if sort_key in INTEGER_SORT_KEYS:
+        return _is_bigint(value)
+    return isinstance(value, str) and "\x00" not in value and len(value) <= 500
 
 
 def list_projects(

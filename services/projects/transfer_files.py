@@ -140,7 +140,15 @@ def _csv_rows(file: IO[bytes], head: bytes) -> Rows:
         text.seek(0)
         reader = csv.reader(text, delimiter=_delimiter(first_line))
         try:
-            yield from enumerate(reader, start=1)
+            for number, row in enumerate(reader, start=1):
+                if any("\x00" in cell for cell in row):  # PostgreSQL cannot hold one; SQLite cuts text at it
+                    raise ValidationFailed(
+                        Msg(
+                            f"第 {number} 行含有 NUL 字符（0x00）。",
+                            f"Row {number} contains a NUL character (0x00).",
+                        ),
+                    )
+                yield number, row
         except csv.Error as exc:
             raise ValidationFailed(
                 Msg(f"CSV 格式有误：{exc}", f"Malformed CSV: {exc}"),

@@ -103,7 +103,10 @@ def _run_import(
     lang: Lang,
     request_id: str | None,
 ) -> transfer.ImportResult:
-    note = f"批量导入 / import: {upload.filename or '-'}"[:500]
+    # the file name is the client's label, kept as text in the change note: no control
+    # characters (a NUL cannot be stored by PostgreSQL), never used as a path
+    label = "".join(ch for ch in upload.filename or "" if ch.isprintable()) or "-"
+    note = f"批量导入 / import: {label}"[:500]
     rows = read_rows(upload.file, upload.filename, sheet)
     try:
         result = transfer.import_projects(

@@ -1,4 +1,4 @@
-"""The real app in a real browser: ``streamlit run frontend/app.py`` against the live
+"""The real app in a real browser: ``streamlit run frontend/server.py`` (the app behind its security headers) against the live
 stack, driven by headless Chromium over the DevTools protocol. Logs in through the form
 (typing, clicking), waits for the overview (KPIs, the county map drawn on its canvas,
 charts) and the projects page (table, then a project opened by clicking its row), and
@@ -21,10 +21,11 @@ import httpx
 import pytest
 
 from tests.frontend.cdp import Browser, find_chromium
-from tests.frontend.conftest import APP, PASSWORDS, ROOT, Stack
+from tests.frontend.conftest import PASSWORDS, ROOT, Stack
 from tests.support import free_port
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
+SERVER = ROOT / "frontend" / "server.py"  # what `portfolio serve frontend` runs
 REQUIRE_BROWSER = os.environ.get("PORTFOLIO_REQUIRE_BROWSER") == "1"
 
 pytestmark = pytest.mark.timeout(240)
@@ -38,9 +39,12 @@ def chromium() -> str:
         if REQUIRE_BROWSER:
             pytest.fail(reason + " and PORTFOLIO_REQUIRE_BROWSER=1")
         pytest.skip(reason)
-    if shutil.which("fc-list") and not subprocess.run(
-        ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
-    ).stdout.strip():
+    if (
+        shutil.which("fc-list")
+        and not subprocess.run(
+            ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    ):
         # without a Chinese font every label is drawn as empty boxes: the screenshots lie
         reason = "no Chinese font is installed (apt-get install fonts-noto-cjk)"
         if REQUIRE_BROWSER:
@@ -55,7 +59,7 @@ def frontend_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iter
     log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
     env = {**os.environ, "GATEWAY_URL": stack.gateway_url}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(SERVER),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
