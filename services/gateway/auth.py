@@ -54,13 +54,15 @@ class IssuedToken:
 def issue_token(
     secret: str, username: str, role: str, counties: list[str], expire_minutes: int
 ) -> IssuedToken:
-    now = int(time.time())
+    now = time.time()
     claims = {
         "sub": username,
         "role": role,
         "counties": sorted(counties),
+        # to the microsecond, like password_changed_at: a token issued in the same second
+        # as a password change is still told apart (before it: refused; after: valid)
         "iat": now,
-        "exp": now + expire_minutes * 60,
+        "exp": int(now) + expire_minutes * 60,
         "jti": uuid.uuid4().hex,
     }
     return IssuedToken(jwt.encode(claims, secret, algorithm=ALGORITHM), expire_minutes * 60)

@@ -52,7 +52,7 @@ class Identities:
         if claims is None:
             return None
         user = await self._cached(self._users, claims["sub"], self._load_user)
-        if user is None or not user["active"] or claims["iat"] < int(user["password_changed_at"]):
+        if user is None or not user["active"] or claims["iat"] < user["password_changed_at"]:
             return None
         return Caller(user["username"], user["role"], frozenset(user["counties"]), "user", user["id"])
 
