@@ -284,12 +284,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
     async def _out_of_range(request: Request, exc: Exception) -> Response:
-        # a number too large for the column or the driver (an id of 20 digits): bad input
+        # a number too large for the column or the driver (an id of 20 digits), or a NUL in a
+        # text that PostgreSQL cannot store: bad input
         log.info("value out of range on %s: %s", request.url.path, getattr(exc, "orig", exc))
         return problem_response(
             request,
             422,
-            Msg("数值超出允许范围。", "A number is out of the range this field can hold."),
+            Msg(
+                "有一项值无法保存：数值超出允许范围，或文字中含有不允许的字符（如 NUL）。",
+                "A value cannot be stored: a number out of range, or a text with a character that is not allowed (such as NUL).",
+            ),
         )
 
     @app.exception_handler(OperationalError)
