@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, case, cast, func, select
 from sqlmodel import Session, col
 
 from services.common.errors import FieldError, ValidationFailed
@@ -82,11 +82,13 @@ def _cells_query(by: list[str], filters: ProjectFilters) -> Any:
             clauses.append(col(column).in_(getattr(filters, name)))
     if filters.start_year is not None:
         clauses.append(col(RollupCell.start_year) == filters.start_year)
+    # bigint sums: PostgreSQL's sum of bigint is numeric, slow to decode (a cell's sums stay far
+    # below 2**63 even for a country's portfolio in 万元)
     measures = [
-        func.sum(col(RollupCell.total_investment_wan)),
-        func.sum(col(RollupCell.completed_investment_wan)),
-        func.sum(col(RollupCell.project_count)),
-        func.sum(col(RollupCell.over_budget)),
+        cast(func.sum(col(RollupCell.total_investment_wan)), BigInteger),
+        cast(func.sum(col(RollupCell.completed_investment_wan)), BigInteger),
+        cast(func.sum(col(RollupCell.project_count)), BigInteger),
+        cast(func.sum(col(RollupCell.over_budget)), BigInteger),
     ]
     return (
         select(*keys, col(RollupCell.status), *measures)
@@ -131,10 +133,13 @@ def rollup(
         use_cells = answerable_from_cells(filters) and not aggregates.any_stale(session)
     query = _cells_query(by, filters) if use_cells else _rows_query(by, filters)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for record in session.execute(query):
+    # Core, not the ORM: plain tuples, no per-row entity machinery
+    for record in session.connection().execute(query):
         key = tuple(record[: len(by)])
         status, total, done, count_, over_ = record[len(by) :]
-        row = rows.setdefault(key, empty_measures())
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = empty_measures()
         row["total_investment_wan"] += int(total or 0)
         row["completed_investment_wan"] += int(done or 0)
         row["project_count"] += int(count_ or 0)
