@@ -6,6 +6,7 @@
     portfolio migrate [SERVICE] [--revision REV] [--down REV]
     portfolio seed [--dataset jinzhou-14th-fyp]
     portfolio import FILE [--dry-run] [--sheet NAME]   (services.projects.cli)
+    portfolio bench [--projects N] [--steps …] [--smoke]  (services.bench_cli; bench/README.md)
 
 Other modules add their own subcommands through ``REGISTRARS``.
 """
@@ -40,7 +41,12 @@ DATABASE_ENV = {
 }
 
 #: modules with ``register(subparsers)`` adding their own subcommands
-REGISTRARS: list[str] = ["services.gateway.cli", "services.projects.cli", "services.backup"]
+REGISTRARS: list[str] = [
+    "services.gateway.cli",
+    "services.projects.cli",
+    "services.backup",
+    "services.bench_cli",
+]
 
 
 class CliError(RuntimeError):
@@ -71,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "frontend" / "app.py"),
+            str(ROOT / "frontend" / "server.py"),  # app.py behind the security headers
             "--server.port",
             str(port),
             "--server.address",
