@@ -104,6 +104,9 @@ def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO: the gateway's upstream calls and the seed's posts are
+    # already in our own access log, and a line per call costs the hot path
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, tuple_, update
 from sqlmodel import Session, col
 
 from services.common.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -298,10 +298,13 @@ def list_projects(
         value, last_id = _decode_cursor(cursor, sort_key)
         if sort_key == "id":
             query = query.where(col(Project.id) < last_id if descending else col(Project.id) > last_id)
-        elif descending:
-            query = query.where(or_(column < value, and_(column == value, col(Project.id) < last_id)))
         else:
-            query = query.where(or_(column > value, and_(column == value, col(Project.id) > last_id)))
+            # a row value, (key, id) < (last key, last id): PostgreSQL walks the (key, id) index
+            # from there, where the equivalent OR read every earlier row (a deep page at 300,000
+            # projects took 250 ms); none of the sort keys is nullable
+            after = tuple_(column, col(Project.id))
+            seen = tuple_(literal(value, type_=column.type), literal(last_id))
+            query = query.where(after < seen if descending else after > seen)
     order = [column.desc(), col(Project.id).desc()] if descending else [column.asc(), col(Project.id).asc()]
     if sort_key == "id":
         order = order[:1]
