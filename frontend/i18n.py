@@ -320,26 +320,6 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-#: the plan's indicator categories (free text in the API) in English
-CATEGORY_EN: dict[str, str] = {
-    "经济发展": "Economic development",
-    "创新能力": "Innovation",
-    "创新驱动": "Innovation",
-    "民生福祉": "People's well-being",
-    "生态环境": "Ecology and environment",
-    "生态文明": "Ecological civilisation",
-    "绿色生态": "Green development",
-    "社会文明": "Social civility",
-    "安全保障": "Security",
-}
-
-
-def category_name(category: str, lang: str | None = None) -> str:
-    if (lang or current_lang()) == "en":
-        return CATEGORY_EN.get(category, category)
-    return category
-
-
 def t(key: str, lang: str | None = None, **values: object) -> str:
     """The text for ``key`` in ``lang`` (default: the session's language), filled in."""
     pair = TEXT.get(key)

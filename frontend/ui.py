@@ -132,6 +132,13 @@ class Names:
     def group(self, code: str | None) -> str:
         return self._name(self.groups, code)
 
+    def category(self, name: str) -> str:
+        """An indicator category (the plan's own words) in the user's language, as the
+        indicators service names it (``/reference/indicator-categories``)."""
+        if not name:
+            return "—"
+        return self._name({c["code"]: c for c in data.reference("indicator-categories")}, name)
+
     def group_of(self, sector: str) -> str | None:
         item = self.sectors.get(sector)
         return str(item["group"]) if item and item.get("group") else None

@@ -15,7 +15,7 @@ import streamlit as st
 from frontend import charts, data
 from frontend.api import ApiError
 from frontend.format import PROGRESS_ORDER, number, pct_points, progress_badges, progress_label
-from frontend.i18n import category_name, t
+from frontend.i18n import t
 from frontend.shell import run_page
 from frontend.tables import indicator_table
 from frontend.ui import Names, choice, flash, lang, names, report_failure, show_flashes, widget_key
@@ -173,7 +173,7 @@ def render() -> None:
         counts[status] = counts.get(status, 0) + 1
     st.caption(t("indicators.count", language, count=len(items)))
     st.markdown(progress_badges(counts, language), unsafe_allow_html=True)
-    labels = {i["id"]: f"{category_name(i.get('category') or '', language)} · {i['name']}" for i in items}
+    labels = {i["id"]: f"{nm.category(i.get('category') or '')} · {i['name']}" for i in items}
     current = st.session_state.get("indicator_id")
     st.session_state[widget_key("indicator_pick")] = current if current in labels else None
     st.selectbox(
@@ -186,7 +186,7 @@ def render() -> None:
     )
     shown = st.session_state.get(widget_key("indicator_pick"))
     for category, members in by_category(items).items():
-        st.subheader(category_name(category, language))
+        st.subheader(nm.category(category))
         indicator_table(members, language, nm, key=f"ind_table_{category}", on_pick=choose)
         if shown is not None and any(m["id"] == shown for m in members):
             with st.container(border=True):

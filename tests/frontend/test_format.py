@@ -21,7 +21,7 @@ from frontend.format import (
     table_money,
     wan_from_table,
 )
-from frontend.i18n import TEXT, category_name, t
+from frontend.i18n import TEXT, t
 from frontend.stalled import stalled_reason
 from frontend.ui import Names
 
@@ -68,8 +68,6 @@ def test_every_text_has_both_languages_with_the_same_placeholders() -> None:
         assert set(re.findall(r"{(\w+)}", zh)) == set(re.findall(r"{(\w+)}", en)), key
     assert t("nav.overview", "zh") == "总览" and t("nav.overview", "en") == "Overview"
     assert t("no.such.key", "en") == "no.such.key"
-    assert category_name("生态环境", "en") == "Ecology and environment"
-    assert category_name("其他", "en") == "其他"
 
 
 def test_times_are_shown_in_china_standard_time() -> None:

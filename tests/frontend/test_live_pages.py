@@ -189,6 +189,16 @@ def test_the_indicators_page_groups_by_category_and_shows_progress(stack: Stack)
     assert "保存数据" in labels(at)
 
 
+def test_the_indicators_page_names_categories_in_english_as_the_service_does(stack: Stack) -> None:
+    client: Any = stack.client()
+    english = {c["code"]: c["en"] for c in client.reference("indicator-categories")}
+    at = go(logged_in("admin"), "indicators")
+    at.radio(key="lang").set_value("en").run()
+    shown = [s.value for s in at.subheader]
+    assert "Economic development" in shown and "经济发展" not in shown
+    assert all(name in english.values() for name in shown[: len(english)])
+
+
 def test_the_import_export_page_offers_upload_and_download(stack: Stack) -> None:
     at = go(logged_in("admin"), "import_export")
     assert at.title[0].value == "导入导出" and len(at.get("file_uploader")) == 1
