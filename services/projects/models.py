@@ -36,7 +36,17 @@ class ProjectsModel(SQLModel, registry=registry()):
 class Project(ProjectsModel, table=True):
     __tablename__ = "project"
     __table_args__ = (
-        Index("ix_project_county_status", "county", "status"),
+        # live projects by county and status, in investment order: the list's total and its
+        # most common page (migration 0003)
+        Index(
+            "ix_project_live_county_status",
+            "county",
+            "status",
+            "total_investment_wan",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_project_sector", "sector"),
         Index("ix_project_sector_group", "sector_group"),
         Index("ix_project_invest_id", "total_investment_wan", "id"),
