@@ -334,11 +334,23 @@ def _progress_goal_only(target: IndicatorTarget, goal: Decimal, latest: Observat
             "缺少基期值，目标年之前无法判断进度",
             "no baseline: the pace cannot be judged before the target year",
         )
-    status: Status = "achieved" if achieved else "off_track"
-    value_zh, value_en = _value_zh(latest.value, target.unit), _value_en(latest.value, target.unit)
     goal_zh, goal_en = _value_zh(goal, target.unit), _value_en(goal, target.unit)
-    verdict_zh = "已达到" if achieved else "未达到"
-    verdict_en = "reaching" if achieved else "short of"
+    return _judged(
+        target,
+        latest,
+        achieved,
+        f"{'已达到' if achieved else '未达到'}目标{goal_zh}（无基期值，只比较结果）",
+        f"{'reaching' if achieved else 'short of'} the target of {goal_en} "
+        "(no baseline, so the result alone is compared)",
+    )
+
+
+def _judged(
+    target: IndicatorTarget, latest: Observation, achieved: bool, goal_zh: str, goal_en: str
+) -> Progress:
+    """A result compared with its goal, no path to measure against: achieved or off track,
+    and no percentages (rules 4b and 7)."""
+    status: Status = "achieved" if achieved else "off_track"
     return Progress(
         latest_year=latest.year,
         latest_value=latest.value,
@@ -346,11 +358,8 @@ def _progress_goal_only(target: IndicatorTarget, goal: Decimal, latest: Observat
         expected_pct=None,
         required_annual_growth_pct=None,
         status=status,
-        explanation_zh=f"{latest.year}年：{value_zh}，{verdict_zh}目标{goal_zh}（无基期值，只比较结果）：{STATUS_ZH[status]}",
-        explanation_en=(
-            f"{latest.year}: {value_en}, {verdict_en} the target of {goal_en} "
-            f"(no baseline, so the result alone is compared): {STATUS_EN[status]}"
-        ),
+        explanation_zh=f"{latest.year}年：{_value_zh(latest.value, target.unit)}，{goal_zh}：{STATUS_ZH[status]}",
+        explanation_en=f"{latest.year}: {_value_en(latest.value, target.unit)}, {goal_en}: {STATUS_EN[status]}",
     )
 
 
@@ -398,20 +407,9 @@ def _progress_bound(target: IndicatorTarget, bound: Decimal, latest: Observation
         return _no_data(target)
     at_most = target.target_kind == "at_most"
     achieved = latest.value <= bound if at_most else latest.value >= bound
-    status: Status = "achieved" if achieved else "off_track"
     bound_zh = f"{'不高于' if at_most else '不低于'}{_value_zh(bound, target.unit)}"
     bound_en = f"{'at most' if at_most else 'at least'} {_value_en(bound, target.unit)}"
-    value_zh, value_en = _value_zh(latest.value, target.unit), _value_en(latest.value, target.unit)
-    return Progress(
-        latest_year=latest.year,
-        latest_value=latest.value,
-        progress_pct=None,
-        expected_pct=None,
-        required_annual_growth_pct=None,
-        status=status,
-        explanation_zh=f"{latest.year}年：{value_zh}，目标{bound_zh}：{STATUS_ZH[status]}",
-        explanation_en=f"{latest.year}: {value_en}, target {bound_en}: {STATUS_EN[status]}",
-    )
+    return _judged(target, latest, achieved, f"目标{bound_zh}", f"target {bound_en}")
 
 
 def _progress_cumulative(
