@@ -8,10 +8,15 @@ skip into a failure.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, MetaData, text
 
@@ -181,3 +186,39 @@ class LiveServer:
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(10)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def streamlit_server(gateway_url: str, log_path: Path) -> Iterator[str]:
+    """``streamlit run frontend/server.py`` (what ``portfolio serve frontend`` runs) on a
+    free port against ``gateway_url``; yields its URL once it answers, stops it after."""
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(root / "frontend" / "server.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    env = {**os.environ, "GATEWAY_URL": gateway_url}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/_stcore/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("streamlit did not start: " + log_path.read_text()[-2000:])
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -13,19 +13,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.frontend.cdp import Browser, find_chromium
 from tests.frontend.conftest import PASSWORDS, ROOT, Stack
-from tests.support import free_port
+from tests.support import streamlit_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-SERVER = ROOT / "frontend" / "server.py"  # what `portfolio serve frontend` runs
 REQUIRE_BROWSER = os.environ.get("PORTFOLIO_REQUIRE_BROWSER") == "1"
 
 pytestmark = pytest.mark.timeout(240)
@@ -55,34 +52,8 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def frontend_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
-    env = {**os.environ, "GATEWAY_URL": stack.gateway_url}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(SERVER),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/_stcore/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("streamlit did not start; see " + log.name)
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with streamlit_server(stack.gateway_url, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from tests.reliability.infra import (
     RedisServer,
     Urls,
     login,
+    make_user,
     migrate_all,
     sqlite_urls,
 )
@@ -175,20 +175,7 @@ class Live:
         if role == "admin":
             self._headers[role] = admin
             return admin
-        username = f"{role}-{time.monotonic_ns()}"
-        created = httpx.post(
-            f"{self.gateway_url}/api/v1/users",
-            json={
-                "username": username,
-                "password": "password-123",
-                "role": role,
-                "counties": ["heishan", "linghai"],
-            },
-            headers=admin,
-            timeout=10,
-        )
-        assert created.status_code == 201, created.text
-        self._headers[role] = login(self.gateway_url, username, "password-123")
+        self._headers[role] = make_user(self.gateway_url, admin, role)
         return self._headers[role]
 
     def client(self, role: str = "admin") -> httpx.Client:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,6 +324,21 @@ def login(base_url: str, username: str = "admin", password: str = ADMIN_PASSWORD
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def make_user(
+    base_url: str, admin: dict[str, str], role: str, counties: tuple[str, ...] = ("heishan", "linghai")
+) -> dict[str, str]:
+    """A new user with ``role`` (and, for a manager, ``counties``), logged in: its headers."""
+    username = f"{role}-{uuid.uuid4().hex[:8]}"
+    created = httpx.post(
+        f"{base_url}/api/v1/users",
+        json={"username": username, "password": "password-123", "role": role, "counties": list(counties)},
+        headers=admin,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return login(base_url, username, "password-123")
 
 
 def project_body(**fields: Any) -> dict[str, Any]:

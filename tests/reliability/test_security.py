@@ -56,7 +56,7 @@ from tests.gateway.conftest import GatewayFactory
 from tests.gateway.servers import UvicornThread
 from tests.reliability.conftest import Live
 from tests.reliability.infra import ADMIN_PASSWORD, JWT_SECRET, project_body
-from tests.support import INTERNAL_TOKEN, MigratedDatabase, free_port
+from tests.support import INTERNAL_TOKEN, MigratedDatabase, streamlit_server
 
 #: the gateway tests' factory of gateways (``make_gateway(redis=False, **settings)``), on the
 #: services of ``stack`` below
@@ -629,35 +629,8 @@ FRONTEND_HEADERS = {
 @pytest.fixture(scope="module")
 def frontend_url(live: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``streamlit run frontend/server.py``: a real Streamlit process, as deployed."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = {**os.environ, "GATEWAY_URL": live.gateway_url}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "frontend" / "server.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/_stcore/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("streamlit did not start: " + log_path.read_text()[-2000:])
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    with streamlit_server(live.gateway_url, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url
 
 
 def test_security_headers_on_the_frontend(frontend_url: str) -> None:

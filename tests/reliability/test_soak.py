@@ -57,6 +57,7 @@ from tests.reliability.infra import (
     RedisServer,
     Urls,
     login,
+    make_user,
     migrate_all,
     open_fds,
     percentile,
@@ -449,23 +450,6 @@ def seed(gateway_url: str, admin: dict[str, str]) -> tuple[dict[str, list[int]],
             assert created.status_code == 201, created.text
             indicators.append(created.json()["id"])
     return ids, indicators
-
-
-def make_user(gateway_url: str, admin: dict[str, str], role: str) -> dict[str, str]:
-    username = f"soak-{role}-{uuid.uuid4().hex[:6]}"
-    created = httpx.post(
-        f"{gateway_url}/api/v1/users",
-        json={
-            "username": username,
-            "password": "password-123",
-            "role": role,
-            "counties": ["heishan", "linghai"],
-        },
-        headers=admin,
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    return login(gateway_url, username, "password-123")
 
 
 # --------------------------------------------------------------------------- windows
