@@ -479,18 +479,14 @@ def restore(
 
 
 def _guarded(action: Callable[[], object]) -> int:
-    """Exit code 1 for a refusal, 2 for the rest, one line on stderr, never a traceback.
-
-    Handled here rather than by ``services.cli.main``: under ``python -m services.cli`` that
-    module is ``__main__`` and its ``CliError`` is another class than the one imported here."""
+    """Exit code 1 for a refusal (a backup that would overwrite, a damaged archive, live
+    services), 2 for a file or archive that cannot be read, one line on stderr, never a
+    traceback. Any other ``CliError`` goes on to ``services.cli.main`` (exit 2)."""
     try:
         action()
     except Refused as exc:
         print(f"portfolio: {exc}", file=sys.stderr)
         return 1
-    except CliError as exc:
-        print(f"portfolio: {exc}", file=sys.stderr)
-        return 2
     except (OSError, sqlite3.Error, tarfile.TarError) as exc:
         print(f"portfolio: {_brief(exc)}", file=sys.stderr)
         return 2
