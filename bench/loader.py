@@ -5,8 +5,8 @@ distribution). ``project`` and ``project_share`` rows are written with PostgreSQ
 the money per county is :func:`services.projects.aggregates.share_parts` and the rollup
 cells are the sum of :func:`services.projects.aggregates.contribution` over the loaded
 projects, added with :func:`services.projects.aggregates.apply_deltas` (the service's own
-code), all in the one transaction of each chunk, so the cells are exact at every commit and
-``cells_version = version`` (nothing stale). Audit rows are not written (a bulk setup, not a
+code; the trigger of ``rollup_cell`` keeps ``rollup_county_sector``), all in the one
+transaction of each chunk, so the cells are exact at every commit and ``cells_version = version`` (nothing stale). Audit rows are not written (a bulk setup, not a
 history); every later write through the service records its own.
 
 Loading in steps (10k, then up to 100k, then up to 1M) continues the same seeded stream, so
@@ -101,6 +101,7 @@ class Loader:
                 connection.execute("VACUUM ANALYZE project")
                 connection.execute("VACUUM ANALYZE project_share")
                 connection.execute("VACUUM ANALYZE rollup_cell")
+                connection.execute("VACUUM ANALYZE rollup_county_sector")
         finally:
             engine.dispose()
         elapsed = time.perf_counter() - started

@@ -80,7 +80,9 @@ def empty_tables(engine: Engine, metadata: MetaData) -> None:
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
-            for table in reversed(metadata.sorted_tables):
+            # twice: a trigger may write into a table emptied before its own (deleting
+            # rollup_cell subtracts from rollup_county_sector)
+            for table in [*reversed(metadata.sorted_tables)] * 2:
                 connection.execute(table.delete())
             connection.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(
                 connection

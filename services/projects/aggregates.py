@@ -4,9 +4,17 @@
 start year), the sums the rollups need. Every write of a project applies the difference
 between the project's contribution before and after (:func:`apply_change`), with
 ``INSERT … ON CONFLICT DO UPDATE SET x = x + delta`` in a fixed key order, so the cells are
-exact at every commit (no periodic refresh, nothing stale) and concurrent writers cannot
-deadlock on them. A rollup then groups a few hundred cells instead of every project, so it
-costs the same at 10 thousand and at 1 million projects.
+exact at every commit (no periodic refresh, nothing stale). A rollup then groups cells
+instead of projects.
+
+The cells still grow with the library (3,400 at 10,000 projects, 19,000 at a million), so
+``rollup_county_sector`` sums them once more per (county, sector), every status's measures
+side by side: a few hundred rows whatever the size, which answer the dashboard's rollups
+(services.projects.rollups picks the smallest source that can answer). A database trigger
+on ``rollup_cell`` (migration 0004) adds each cell's change to it in the same statement, so
+any writer of the cells keeps it exact. Lock order: :func:`apply_deltas` first locks the
+(county, sector) rows it will touch, in key order, then the cells in key order; so
+concurrent writers cannot deadlock on either table (a test crosses 60 moves at once).
 
 A project contributes only when it is live and top-level (not deleted, no ``parent_id``),
 exactly like the row-level rollup. ``member_rows`` counts the (project, county) pairs in a
@@ -26,23 +34,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, col
 
 from services.common.money import largest_remainder_split
 from services.projects.models import Project, ProjectChange, ProjectsModel, snapshot
+from services.projects.reference import STATUS_ORDER
 
 CellKey = tuple[
     str, str, str, str, str, int
 ]  # county, managing_county, sector, sector_group, status, start_year
 MEASURES = ("member_rows", "project_count", "total_investment_wan", "completed_investment_wan", "over_budget")
+MONEY = ("total_investment_wan", "completed_investment_wan")
 
 
 class RollupCell(ProjectsModel, table=True):
     __tablename__ = "rollup_cell"
-    __table_args__ = (Index("ix_rollup_cell_managing", "managing_county"),)
+    __table_args__ = (Index("ix_rollup_cell_managing_status", "managing_county", "status"),)
 
     county: str = Field(max_length=20, primary_key=True)
     managing_county: str = Field(max_length=20, primary_key=True)
@@ -55,6 +78,38 @@ class RollupCell(ProjectsModel, table=True):
     total_investment_wan: int = Field(default=0, sa_type=BigInteger)
     completed_investment_wan: int = Field(default=0, sa_type=BigInteger)
     over_budget: int = 0
+
+
+def wide_column(measure: str, status: str) -> str:
+    """A column of ``rollup_county_sector``: one of :data:`MEASURES` for one status."""
+    return f"{measure}_{status}"
+
+
+#: The cells summed over managing county and start year, one row per (county, sector) with
+#: every status's measures side by side (``project_count_planned`` …): at most ten counties
+#: x the sectors, a few hundred rows at any library size, so the dashboard's rollups (by
+#: county, sector, sector group, status, or two of them, filtered by sector or status) read
+#: one row per answer row instead of grouping thousands of cells. It is kept by a database
+#: trigger on ``rollup_cell`` (migration 0004), in the same transaction as the cell, so it
+#: is exactly as current as the cells whoever writes them, a previous release included.
+rollup_county_sector = Table(
+    "rollup_county_sector",
+    ProjectsModel.metadata,
+    Column("county", String(20), primary_key=True),
+    Column("sector", String(40), primary_key=True),
+    Column("sector_group", String(40), nullable=False),
+    Column("member_rows", Integer, nullable=False, server_default=text("0")),
+    *(
+        Column(
+            wide_column(measure, status),
+            BigInteger if measure in MONEY else Integer,
+            nullable=False,
+            server_default=text("0"),
+        )
+        for status in STATUS_ORDER
+        for measure in MEASURES
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -115,11 +170,29 @@ def deltas(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[
 
 
 def apply_deltas(session: Session, changes: dict[CellKey, tuple[int, ...]]) -> None:
-    """Add ``changes`` to the cells, in key order (the same lock order for every writer)."""
+    """Add ``changes`` to the cells, in key order (the same lock order for every writer).
+
+    The trigger on ``rollup_cell`` then adds them to ``rollup_county_sector`` too. Those rows
+    are locked first, all of them and in key order, by an upsert that changes nothing: the
+    trigger would otherwise lock a (county, sector) row after the first of its cells, and two
+    writers sharing two cells of one row could each hold what the other waits for."""
     if not changes:
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    wide = rollup_county_sector
+    pairs = {(key[0], key[2]): key[3] for key in changes}
+    lock = insert(wide)
+    lock = lock.on_conflict_do_update(
+        index_elements=["county", "sector"], set_={"member_rows": wide.c.member_rows}
+    )
+    session.execute(
+        lock,
+        [
+            {"county": county, "sector": sector, "sector_group": group}
+            for (county, sector), group in sorted(pairs.items())
+        ],
+    )
     table: Any = RollupCell.__table__  # type: ignore[attr-defined]
     rows = [
         {
@@ -155,26 +228,46 @@ def merge(all_changes: Iterable[dict[CellKey, tuple[int, ...]]]) -> dict[CellKey
     return {k: v for k, v in total.items() if any(v)}
 
 
+def cell_clauses(
+    counties: list[str], sectors: list[str], groups: list[str], statuses: list[str], start_year: int | None
+) -> list[Any]:
+    """The list filters on the cells (a project's county is its cells' managing county)."""
+    clauses: list[Any] = [col(RollupCell.member_rows) > 0]
+    for values, column in (
+        (counties, RollupCell.managing_county),
+        (sectors, RollupCell.sector),
+        (groups, RollupCell.sector_group),
+        (statuses, RollupCell.status),
+    ):
+        if values:
+            clauses.append(col(column).in_(values))
+    if start_year is not None:
+        clauses.append(col(RollupCell.start_year) == start_year)
+    return clauses
+
+
+def top_level_count(session: Session, clauses: list[Any]) -> int:
+    """Live top-level projects in the cells matching ``clauses`` (each counts in one cell)."""
+    query = select(cast(func.sum(col(RollupCell.project_count)), BigInteger)).where(*clauses)
+    return int(session.connection().execute(query).scalar() or 0)
+
+
 # --------------------------------------------------------------------------- rolling upgrades
 
 STALE = or_(col(Project.cells_version).is_(None), col(Project.cells_version) != col(Project.version))
+#: built once: it runs before every rollup
+_FIRST_STALE = select(col(Project.id)).where(STALE).order_by(col(Project.id)).limit(1)
 
 
 def any_stale(session: Session) -> bool:
     """Is there a project whose latest write the cells do not hold? (partial index)
 
     PostgreSQL cannot estimate ``cells_version <> version`` (two columns): it guesses that
-    nearly every row matches and reads the table until the first one, 20 ms at 100,000
-    projects and ten times that at a million, when the partial index holds no row at all.
-    So the sequential scan is turned off for this one query of the transaction."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-    try:
-        return session.scalar(select(col(Project.id)).where(STALE).limit(1)) is not None
-    finally:
-        if postgres:
-            session.execute(text("SET LOCAL enable_seqscan = on"))
+    nearly every row matches, and for a bare ``LIMIT 1`` it reads the table until the first
+    one (20 ms at 100,000 projects, ten times that at a million) when the partial index holds
+    no row at all. Asked in ``id`` order, only the partial index gives the order without a
+    sort, so the plan reads it (0.02 ms), generic plans for a prepared statement included."""
+    return session.connection().execute(_FIRST_STALE).scalar() is not None
 
 
 def state_at(session: Session, project_id: int, version: int | None) -> dict[str, Any] | None:

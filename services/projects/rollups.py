@@ -9,15 +9,23 @@ Rules:
   ``over_budget``) of its managing county. The answer says ``"split": "shares"``.
 - ``totals`` is the sum of the rows, so rows always add up to it, whatever the grouping.
 - ``completion_rate`` = completed / total investment (0 when the total is 0), 4 decimals.
-- Source: the maintained ``rollup_cell`` aggregates (:mod:`services.projects.aggregates`)
-  answer every grouping and the county, sector, status and start-year filters in constant
-  time; a name search or an amount filter falls back to grouping the projects. Both give
-  the same numbers (a test checks it after random writes).
+- Sources, all exact (:func:`choose_source`; a test checks that the three give the same
+  numbers after random writes), from the smallest that can answer:
+  ``wide``: ``rollup_county_sector``, one row per county and sector with the statuses side
+  by side (a few hundred rows whatever the library's size), for any grouping and the
+  sector, sector group and status filters; ``cells``: the ``rollup_cell`` aggregates
+  (:mod:`services.projects.aggregates`, thousands of rows), which add the start year and
+  the (managing) county filter; ``rows``: the projects themselves, for a name search or an
+  amount filter, and while a project is stale (a rolling upgrade from a release without
+  the cells).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache, reduce
+from typing import Any, Literal
 
 from sqlalchemy import BigInteger, case, cast, func, select
 from sqlmodel import Session, col
@@ -31,6 +39,9 @@ from services.projects.reference import STATUS_ORDER
 from services.projects.service import ProjectFilters
 
 DIMENSIONS = ("county", "sector", "sector_group", "status", "start_year")
+#: (group key, status, total, completed, project count, over budget): what every source gives
+Record = tuple[tuple[Any, ...], str, Any, Any, Any, Any]
+Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 
 def parse_by(by: str) -> list[str]:
@@ -63,25 +74,79 @@ def completion_rate(completed: int, total: int) -> float:
     return round(completed / total, 4) if total else 0.0
 
 
-def answerable_from_cells(filters: ProjectFilters) -> bool:
-    """The maintained cells know county, sector, status and start year, not names or amounts."""
-    return not (filters.q or filters.min_investment_wan is not None or filters.max_investment_wan is not None)
+Source = Literal["wide", "cells", "rows"]
+
+
+def answerable_from_wide(by: list[str], filters: ProjectFilters) -> bool:
+    """``rollup_county_sector`` has no managing county and no start year: any grouping and
+    filter but those two (and the row-only filters)."""
+    return "start_year" not in by and not filters.county and filters.start_year is None
+
+
+def choose_source(session: Session, by: list[str], filters: ProjectFilters) -> Source:
+    # stale projects exist only while a release that predates the cells is still writing
+    if not filters.cells_know() or aggregates.any_stale(session):
+        return "rows"
+    return "wide" if answerable_from_wide(by, filters) else "cells"
+
+
+def _statuses(filters: ProjectFilters) -> list[str]:
+    return [s for s in STATUS_ORDER if not filters.status or s in filters.status]
+
+
+def _wide_query(by: list[str], filters: ProjectFilters, statuses: Sequence[str]) -> Any:
+    """The statement, built once per shape and filter (building one costs more than running it)."""
+    return _wide_statement(tuple(by), tuple(statuses), tuple(filters.sector), tuple(filters.sector_group))
+
+
+@lru_cache(maxsize=512)
+def _wide_statement(
+    by: tuple[str, ...], statuses: tuple[str, ...], sectors: tuple[str, ...], groups: tuple[str, ...]
+) -> Any:
+    """Grouped by status: the keys, then each status's measures (:data:`aggregates.MEASURES`).
+    Otherwise one answer row per record: the keys, the member rows, money and over-budget
+    count summed over the statuses in SQL, then each status's project count."""
+    wide = aggregates.rollup_county_sector
+    keys = [wide.c[d] for d in by if d != "status"]
+    clauses: list[Any] = [wide.c.member_rows > 0]
+    if sectors:
+        clauses.append(wide.c.sector.in_(sectors))
+    if groups:
+        clauses.append(wide.c.sector_group.in_(groups))
+
+    def column(measure: str, status: str) -> Any:
+        return wide.c[aggregates.wide_column(measure, status)]
+
+    if "status" in by:
+        columns = [column(m, s) for s in statuses for m in aggregates.MEASURES]
+    else:
+        across = ("member_rows", "total_investment_wan", "completed_investment_wan", "over_budget")
+        columns = [reduce(operator.add, (column(m, s) for s in statuses)) for m in across]
+        columns += [column("project_count", s) for s in statuses]
+    if {d for d in by if d != "status"} == {"county", "sector"}:  # the table's own rows
+        return select(*keys, *columns).where(*clauses)
+    return select(*keys, *(cast(func.sum(c), BigInteger) for c in columns)).where(*clauses).group_by(*keys)
+
+
+def _wide_records(session: Session, by: list[str], filters: ProjectFilters) -> Iterator[Record]:
+    """The wide rows turned into the records the cells give: (keys…, status, measures)."""
+    statuses = _statuses(filters)
+    width = len(aggregates.MEASURES)
+    plain = [d for d in by if d != "status"]
+    status_at = by.index("status") if "status" in by else None
+    for record in session.connection().execute(_wide_query(by, filters, statuses)).all():
+        keys = tuple(record[: len(plain)])
+        values = record[len(plain) :]
+        for i, status in enumerate(statuses):
+            members, count_, total, done, over_ = values[i * width : (i + 1) * width]
+            if members:
+                key = keys if status_at is None else (*keys[:status_at], status, *keys[status_at:])
+                yield key, status, total, done, count_, over_
 
 
 def _cells_query(by: list[str], filters: ProjectFilters) -> Any:
-    """Group the maintained cells (a few hundred rows, whatever the library's size)."""
+    """Group the maintained cells (thousands of rows at most, whatever the library's size)."""
     keys = [getattr(RollupCell, d) for d in by]
-    clauses: list[Any] = [col(RollupCell.member_rows) > 0]
-    for name, column in (
-        ("county", RollupCell.managing_county),
-        ("sector", RollupCell.sector),
-        ("sector_group", RollupCell.sector_group),
-        ("status", RollupCell.status),
-    ):
-        if getattr(filters, name):
-            clauses.append(col(column).in_(getattr(filters, name)))
-    if filters.start_year is not None:
-        clauses.append(col(RollupCell.start_year) == filters.start_year)
     # bigint sums: PostgreSQL's sum of bigint is numeric, slow to decode (a cell's sums stay far
     # below 2**63 even for a country's portfolio in 万元)
     measures = [
@@ -92,7 +157,7 @@ def _cells_query(by: list[str], filters: ProjectFilters) -> Any:
     ]
     return (
         select(*keys, col(RollupCell.status), *measures)
-        .where(*clauses)
+        .where(*filters.cell_clauses())
         .group_by(*keys, col(RollupCell.status))
     )
 
@@ -125,18 +190,26 @@ def _rows_query(by: list[str], filters: ProjectFilters) -> Any:
 
 
 def rollup(
-    session: Session, by: list[str], filters: ProjectFilters, *, use_cells: bool | None = None
+    session: Session, by: list[str], filters: ProjectFilters, *, source: Source | None = None
 ) -> dict[str, Any]:
     filters.validate()
-    if use_cells is None:
-        # stale projects exist only while a release that predates the cells is still writing
-        use_cells = answerable_from_cells(filters) and not aggregates.any_stale(session)
-    query = _cells_query(by, filters) if use_cells else _rows_query(by, filters)
-    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    # Core, not the ORM: plain tuples, no per-row entity machinery
-    for record in session.connection().execute(query):
-        key = tuple(record[: len(by)])
-        status, total, done, count_, over_ = record[len(by) :]
+    source = source or choose_source(session, by, filters)
+    if source == "wide" and "status" not in by:
+        rows = _wide_rows(session, by, filters)
+    elif source == "wide":
+        rows = _group(_wide_records(session, by, filters))
+    else:
+        query = _cells_query(by, filters) if source == "cells" else _rows_query(by, filters)
+        # Core, not the ORM: plain tuples, no per-row entity machinery
+        result = session.connection().execute(query).all()
+        rows = _group((tuple(r[: len(by)]), *r[len(by) :]) for r in result)
+    return _answer(by, rows)
+
+
+def _group(records: Iterable[Record]) -> Rows:
+    """Sum the records of each group key."""
+    rows: Rows = {}
+    for key, status, total, done, count_, over_ in records:
         row = rows.get(key)
         if row is None:
             row = rows[key] = empty_measures()
@@ -145,16 +218,43 @@ def rollup(
         row["project_count"] += int(count_ or 0)
         row["status_counts"][status] = row["status_counts"].get(status, 0) + int(count_ or 0)
         row["over_budget"] += int(over_ or 0)
+    return rows
+
+
+def _wide_rows(session: Session, by: list[str], filters: ProjectFilters) -> Rows:
+    """Without status in the grouping, a wide record is a whole answer row."""
+    statuses = _statuses(filters)
+    zeros = dict.fromkeys(STATUS_ORDER, 0)
+    rows: Rows = {}
+    for record in session.connection().execute(_wide_query(by, filters, statuses)).all():
+        members, total, done, over, *counts = record[len(by) :]
+        if not members:  # no member in these statuses: no row, as with the cells
+            continue
+        rows[tuple(record[: len(by)])] = {
+            "project_count": int(sum(counts)),
+            "total_investment_wan": int(total),
+            "completed_investment_wan": int(done),
+            "completion_rate": 0.0,
+            "status_counts": {**zeros, **dict(zip(statuses, map(int, counts), strict=True))},
+            "over_budget": int(over),
+        }
+    return rows
+
+
+def _answer(by: list[str], rows: Rows) -> dict[str, Any]:
+    """Rows in key order with their completion rate, and the totals (the sum of the rows)."""
+    order = None if "start_year" not in by else (lambda k: tuple(str(part) for part in k))
     out_rows = []
-    totals = empty_measures()
-    for key in sorted(rows, key=lambda k: tuple(str(part) for part in k)):
+    for key in sorted(rows, key=order):
         row = rows[key]
         row["completion_rate"] = completion_rate(row["completed_investment_wan"], row["total_investment_wan"])
-        for measure in ("project_count", "total_investment_wan", "completed_investment_wan", "over_budget"):
-            totals[measure] += row[measure]
-        for status, n in row["status_counts"].items():
-            totals["status_counts"][status] = totals["status_counts"].get(status, 0) + n
         out_rows.append({**dict(zip(by, key, strict=True)), **row})
+    totals = empty_measures()
+    for measure in ("project_count", "total_investment_wan", "completed_investment_wan", "over_budget"):
+        totals[measure] = sum(row[measure] for row in out_rows)
+    totals["status_counts"] = {
+        status: sum(row["status_counts"][status] for row in out_rows) for status in STATUS_ORDER
+    }
     totals["completion_rate"] = completion_rate(
         totals["completed_investment_wan"], totals["total_investment_wan"]
     )

@@ -177,6 +177,16 @@ class ProjectFilters:
         if errors:
             raise ValidationFailed(Msg("筛选条件有误。", "Invalid filter."), errors=errors)
 
+    def cells_know(self) -> bool:
+        """The maintained cells know county, sector, status and start year, not names or amounts."""
+        return not (self.q or self.min_investment_wan is not None or self.max_investment_wan is not None)
+
+    def cell_clauses(self) -> list[Any]:
+        """These filters on ``rollup_cell`` (a project's county is the cell's managing county)."""
+        return aggregates.cell_clauses(
+            self.county, self.sector, self.sector_group, self.status, self.start_year
+        )
+
     def clauses(self) -> list[Any]:
         clauses: list[Any] = [col(Project.deleted_at).is_(None)]
         if self.county:
@@ -283,6 +293,20 @@ def _cursor_value_fits(sort_key: str, value: Any) -> bool:
     return isinstance(value, str) and "\x00" not in value and len(value) <= 500
 
 
+def count_projects(session: Session, filters: ProjectFilters) -> int:
+    """The ``total`` of a list: live projects matching the filters, sub-projects included.
+
+    Counting the rows reads every match (7 ms for a county's 22,000 planned projects at a
+    million, and growing with the library). When the cells can answer, the top-level ones
+    are the cells' ``project_count`` (a few hundred cells) and the sub-projects, few, are
+    counted through the ``parent_id`` index: exact, and flat in the library's size."""
+    if not filters.cells_know() or aggregates.any_stale(session):
+        return session.scalar(select(func.count()).select_from(Project).where(*filters.clauses())) or 0
+    children = select(func.count()).select_from(Project)
+    children = children.where(col(Project.parent_id).is_not(None), *filters.clauses())
+    return aggregates.top_level_count(session, filters.cell_clauses()) + (session.scalar(children) or 0)
+
+
 def list_projects(
     session: Session, filters: ProjectFilters, *, sort: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Project], str | None, int]:
@@ -292,7 +316,7 @@ def list_projects(
     sort_key, descending = _parse_sort(sort)
     column = getattr(Project, sort_key)
     clauses = filters.clauses()
-    total = session.scalar(select(func.count()).select_from(Project).where(*clauses)) or 0
+    total = count_projects(session, filters)
     query = select(Project).where(*clauses)
     if cursor:
         value, last_id = _decode_cursor(cursor, sort_key)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, select
+from sqlalchemy import create_engine, inspect, select
 from sqlmodel import Session
 
 from services.common.migrate import downgrade, upgrade
@@ -90,16 +92,13 @@ def test_migrations_up_down_up(service: str, backend: str, tmp_path: object) -> 
     engine.dispose()
 
 
-def test_migration_0002_backfills_the_rollup_cells_from_existing_projects(
-    backend: str, tmp_path: object
-) -> None:
-    """Projects written under revision 0001 are in the cells after upgrading to 0002."""
-    from fastapi.testclient import TestClient
-
+@contextlib.contextmanager
+def _small_library(url: str) -> Iterator[TestClient]:
+    """A migrated database at ``url`` with three projects (one split over two counties),
+    and a client of the projects service on it."""
     from services.projects.app import create_app
     from tests.projects.conftest import new_project, projects_settings
 
-    url = fresh_database_url("projects", backend, tmp_path)  # type: ignore[arg-type]
     upgrade("projects", url)
     with TestClient(create_app(projects_settings(url))) as client:
         client.headers.update(
@@ -109,8 +108,41 @@ def test_migration_0002_backfills_the_rollup_cells_from_existing_projects(
             client, county="heishan", total_investment_wan=101, county_shares={"heishan": 50, "yixian": 50}
         )
         new_project(client, county="beizhen", total_investment_wan=7, status="under_construction")
+        new_project(client, county="beizhen", sector="education", total_investment_wan=9, start_year=2023)
+        yield client
+
+
+def test_migration_0002_backfills_the_rollup_cells_from_existing_projects(
+    backend: str, tmp_path: object
+) -> None:
+    """Projects written under revision 0001 are in the cells after upgrading to 0002."""
+    url = fresh_database_url("projects", backend, tmp_path)  # type: ignore[arg-type]
+    with _small_library(url) as client:
         expected = client.get("/api/v1/rollups?by=county,status").json()
         downgrade("projects", url, "0001")
         upgrade("projects", url)
         assert client.get("/api/v1/rollups?by=county,status").json() == expected
         assert client.get("/api/v1/rollups?by=county,status&min_investment_wan=0").json() == expected
+
+
+def test_migration_0004_fills_the_county_sector_table_from_the_cells(backend: str, tmp_path: object) -> None:
+    """Cells that exist when 0004 runs (here: its table dropped by a downgrade to 0003) are in
+    ``rollup_county_sector`` afterwards, and its answers equal the cells' and the rows'."""
+    from services.projects.rollups import parse_by, rollup
+    from services.projects.service import ProjectFilters
+
+    url = fresh_database_url("projects", backend, tmp_path)  # type: ignore[arg-type]
+    with _small_library(url):
+        pass
+    downgrade("projects", url, "0003")
+    upgrade("projects", url)
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            for by in ("county,sector", "county", "sector_group,status"):
+                answers = [
+                    rollup(session, parse_by(by), ProjectFilters(), source=s) for s in ("wide", "rows")
+                ]
+                assert answers[0] == answers[1] and answers[0]["totals"]["total_investment_wan"] == 117
+    finally:
+        engine.dispose()
