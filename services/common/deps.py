@@ -1,5 +1,10 @@
 """FastAPI dependencies shared by the services, read from ``app.state`` (set by each
-service's ``create_app``): sessions, the calling principal, the request id, the language."""
+service's ``create_app``): sessions, the calling principal, the request id, the language.
+
+A dependency that does no I/O is ``async def``: FastAPI runs a plain ``def`` in a worker
+thread, a hop to the thread pool and back for every request (the same holds for the
+filters of each service's routes and for ``StrictQuery``). The sessions stay ``def``: they
+talk to the database."""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ def write_session(request: Request) -> Iterator[Session]:
     yield from request.app.state.db.write_session()
 
 
-def caller(request: Request) -> Principal:
+async def caller(request: Request) -> Principal:
     """The principal the gateway acts for; the call must carry the internal token."""
     expected: str = request.app.state.settings.internal_token
     token = request.headers.get("x-internal-token", "")
@@ -41,11 +46,11 @@ def caller(request: Request) -> Principal:
     )
 
 
-def request_id(request: Request) -> str | None:
+async def request_id(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
-def language(request: Request) -> Lang:
+async def language(request: Request) -> Lang:
     return negotiate(request.headers.get("accept-language"))
 
 

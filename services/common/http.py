@@ -148,7 +148,7 @@ def allowed_query_params(route: Any) -> frozenset[str]:
     return _allowed_cache[key]
 
 
-def forbid_unknown_query_params(request: Request) -> None:
+async def forbid_unknown_query_params(request: Request) -> None:
     """A typo in a filter must never return the whole library: unknown query parameters
     are 422, naming the parameter and the ones this route accepts. So is a NUL byte in any
     parameter: PostgreSQL cannot hold one (a driver error), and SQLite's ``LIKE`` stops

@@ -41,7 +41,7 @@ def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
 
-def list_filters(
+async def list_filters(
     category: Annotated[str | None, Query(description="类别（如 经济发展），逗号分隔可多选")] = None,
     scope: Annotated[str | None, Query(description="city 或区县代码，逗号分隔")] = None,
     status: Annotated[str | None, Query(description="进度状态，逗号分隔")] = None,

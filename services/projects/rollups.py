@@ -25,6 +25,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache, reduce
+from operator import itemgetter
 from typing import Any, Literal
 
 from sqlalchemy import BigInteger, case, cast, func, select
@@ -41,7 +42,6 @@ from services.projects.service import ProjectFilters
 DIMENSIONS = ("county", "sector", "sector_group", "status", "start_year")
 #: (group key, status, total, completed, project count, over budget): what every source gives
 Record = tuple[tuple[Any, ...], str, Any, Any, Any, Any]
-Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 
 def parse_by(by: str) -> list[str]:
@@ -197,65 +197,71 @@ def rollup(
     if source == "wide" and "status" not in by:
         rows = _wide_rows(session, by, filters)
     elif source == "wide":
-        rows = _group(_wide_records(session, by, filters))
+        rows = _group(by, _wide_records(session, by, filters))
     else:
         query = _cells_query(by, filters) if source == "cells" else _rows_query(by, filters)
         # Core, not the ORM: plain tuples, no per-row entity machinery
         result = session.connection().execute(query).all()
-        rows = _group((tuple(r[: len(by)]), *r[len(by) :]) for r in result)
+        rows = _group(by, ((tuple(r[: len(by)]), *r[len(by) :]) for r in result))
     return _answer(by, rows)
 
 
-def _group(records: Iterable[Record]) -> Rows:
-    """Sum the records of each group key."""
-    rows: Rows = {}
+def _group(by: list[str], records: Iterable[Record]) -> list[dict[str, Any]]:
+    """Sum the records of each group key into an answer row (keys first, then measures)."""
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for key, status, total, done, count_, over_ in records:
         row = rows.get(key)
         if row is None:
-            row = rows[key] = empty_measures()
+            row = rows[key] = {**dict(zip(by, key, strict=True)), **empty_measures()}
         row["total_investment_wan"] += int(total or 0)
         row["completed_investment_wan"] += int(done or 0)
         row["project_count"] += int(count_ or 0)
         row["status_counts"][status] = row["status_counts"].get(status, 0) + int(count_ or 0)
         row["over_budget"] += int(over_ or 0)
-    return rows
+    for row in rows.values():
+        row["completion_rate"] = completion_rate(row["completed_investment_wan"], row["total_investment_wan"])
+    return list(rows.values())
 
 
-def _wide_rows(session: Session, by: list[str], filters: ProjectFilters) -> Rows:
-    """Without status in the grouping, a wide record is a whole answer row."""
+def _wide_rows(session: Session, by: list[str], filters: ProjectFilters) -> list[dict[str, Any]]:
+    """Without status in the grouping, a wide record is a whole answer row (one dict built
+    per row: this loop is most of a rollup's time in Python)."""
     statuses = _statuses(filters)
     zeros = dict.fromkeys(STATUS_ORDER, 0)
-    rows: Rows = {}
+    keys = len(by)
+    rows = []
     for record in session.connection().execute(_wide_query(by, filters, statuses)).all():
-        members, total, done, over, *counts = record[len(by) :]
+        members, total, done, over, *counts = record[keys:]
         if not members:  # no member in these statuses: no row, as with the cells
             continue
-        rows[tuple(record[: len(by)])] = {
-            "project_count": int(sum(counts)),
-            "total_investment_wan": int(total),
-            "completed_investment_wan": int(done),
-            "completion_rate": 0.0,
-            "status_counts": {**zeros, **dict(zip(statuses, map(int, counts), strict=True))},
-            "over_budget": int(over),
-        }
+        row = dict(zip(by, record, strict=False))
+        row["project_count"] = sum(counts)
+        row["total_investment_wan"] = int(total)
+        row["completed_investment_wan"] = int(done)
+        row["completion_rate"] = completion_rate(row["completed_investment_wan"], row["total_investment_wan"])
+        row["status_counts"] = status_counts = zeros.copy()
+        status_counts.update(zip(statuses, counts, strict=True))
+        row["over_budget"] = int(over)
+        rows.append(row)
     return rows
 
 
-def _answer(by: list[str], rows: Rows) -> dict[str, Any]:
-    """Rows in key order with their completion rate, and the totals (the sum of the rows)."""
-    order = None if "start_year" not in by else (lambda k: tuple(str(part) for part in k))
-    out_rows = []
-    for key in sorted(rows, key=order):
-        row = rows[key]
-        row["completion_rate"] = completion_rate(row["completed_investment_wan"], row["total_investment_wan"])
-        out_rows.append({**dict(zip(by, key, strict=True)), **row})
+def _answer(by: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rows in key order, and the totals: the sum of the rows."""
+    if "start_year" in by:  # a number among the keys: compare every key as text
+        rows.sort(key=lambda row: tuple(str(row[d]) for d in by))
+    else:
+        rows.sort(key=itemgetter(*by))
     totals = empty_measures()
-    for measure in ("project_count", "total_investment_wan", "completed_investment_wan", "over_budget"):
-        totals[measure] = sum(row[measure] for row in out_rows)
-    totals["status_counts"] = {
-        status: sum(row["status_counts"][status] for row in out_rows) for status in STATUS_ORDER
-    }
+    status_totals = totals["status_counts"]
+    for row in rows:
+        totals["project_count"] += row["project_count"]
+        totals["total_investment_wan"] += row["total_investment_wan"]
+        totals["completed_investment_wan"] += row["completed_investment_wan"]
+        totals["over_budget"] += row["over_budget"]
+        for status, n in row["status_counts"].items():
+            status_totals[status] = status_totals.get(status, 0) + n
     totals["completion_rate"] = completion_rate(
         totals["completed_investment_wan"], totals["total_investment_wan"]
     )
-    return {"by": by, "rows": out_rows, "totals": totals, "split": "shares" if "county" in by else "none"}
+    return {"by": by, "rows": rows, "totals": totals, "split": "shares" if "county" in by else "none"}

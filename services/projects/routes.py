@@ -38,7 +38,7 @@ def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
 
-def list_filters(
+async def list_filters(
     county: Annotated[str | None, Query(description="区县代码，逗号分隔可多选")] = None,
     sector: Annotated[str | None, Query(description="二级行业代码，逗号分隔")] = None,
     sector_group: Annotated[str | None, Query(description="一级行业代码，逗号分隔")] = None,
