@@ -2,7 +2,8 @@
 clients, the cache, rate limits, the event consumers, webhooks, health and metrics.
 Nothing here holds a rule.
 
-Start-up refuses a route without a rule in :data:`services.gateway.roles.ROLE_RULES`.
+Start-up refuses a route without a rule in :data:`services.gateway.roles.ROLE_RULES`, and a
+cached read of :data:`services.gateway.cache.CACHED_READS` that names no GET route.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
+from starlette.middleware import Middleware
 
 from services.common.db import Database
 from services.common.http import base_app, health_router
 from services.common.migrate import schema_status
-from services.gateway.cache import REFERENCE, ROLLUPS, ResponseCache
+from services.gateway.cache import CACHED_READS, REFERENCE, ROLLUPS, ResponseCache
 from services.gateway.deps import Parts
 from services.gateway.events import StreamConsumer, consumer_name
+from services.gateway.fastpath import FastCachedReads, cached_routes
 from services.gateway.forward import problem_json_openapi
 from services.gateway.hardening import BodySizeLimit, SecurityHeaders
 from services.gateway.identity import Identities
@@ -51,6 +54,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         link = RedisLink(settings.redis_url)
+        await link.warm()
 
         def upstream(name: str, url: str) -> Upstream:
             return Upstream(
@@ -126,6 +130,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    if settings.fast_cached_reads:
+        # innermost, so every layer below wraps its answers too: appended, because
+        # add_middleware would put it outside the request id base_app has installed
+        app.user_middleware.append(Middleware(FastCachedReads, api=app))
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
@@ -188,6 +196,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         raise RuntimeError(
             "routes without a rule in services.gateway.roles.ROLE_RULES: " + ", ".join(missing)
         )
+    uncached = sorted(set(CACHED_READS) - set(cached_routes(app)))
+    if uncached:
+        raise RuntimeError("cached reads without a GET route: " + ", ".join(uncached))
     _document_problems(app)
     return app
 

@@ -1,6 +1,11 @@
 """Dependencies of the gateway's routes: the gateway's parts, and :func:`authorize`, which
 every route runs first: the role table's rule, the credentials (401), the role (403) and
-the caller's rate limit (429)."""
+the caller's rate limit (429).
+
+:func:`authenticate` and :func:`rate_key` are shared with the fast path for cached reads
+(:mod:`services.gateway.fastpath`). A request the fast path has counted already carries its
+:class:`~services.gateway.ratelimit.Counted` in the request state: ``authorize`` takes that
+verdict (429 included) instead of counting the request a second time."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from services.gateway.auth import Caller
 from services.gateway.cache import ResponseCache
 from services.gateway.identity import Identities
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.ratelimit import RateLimiter
+from services.gateway.ratelimit import COUNTED_STATE, Counted, RateLimiter
 from services.gateway.redislink import RedisLink
 from services.gateway.roles import allows, rule_for
 from services.gateway.settings import GatewaySettings
@@ -59,6 +64,36 @@ def unauthenticated(detail: Msg) -> Unauthenticated:
     return Unauthenticated(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+async def authenticate(identities: Identities, api_key: str | None, token: str | None) -> Caller:
+    """The caller an API key (first) or a bearer token names; 401 when neither does."""
+    if api_key:
+        caller = await identities.from_api_key(api_key)
+        if caller is None:
+            raise unauthenticated(Msg("API 密钥无效或已吊销。", "The API key is invalid or was revoked."))
+        return caller
+    if token:
+        caller = await identities.from_token(token)
+        if caller is None:
+            raise unauthenticated(
+                Msg(
+                    "登录已失效或令牌无效，请重新登录。",
+                    "The token is invalid or expired, or the user was deactivated; log in again.",
+                )
+            )
+        return caller
+    raise unauthenticated(
+        Msg(
+            "请先登录（Authorization: Bearer <令牌>）或提供 X-API-Key。",
+            "Log in first (Authorization: Bearer <token>) or send X-API-Key.",
+        )
+    )
+
+
+def rate_key(caller: Caller) -> str:
+    """Whose counter a request of ``caller`` counts against."""
+    return f"p:{caller.kind}:{caller.id}"
+
+
 async def authorize(
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -69,26 +104,7 @@ async def authorize(
     rule = rule_for(request.method, getattr(route, "path", ""))
     if rule is None:  # create_app refuses routes without a rule; this is the last line
         raise Forbidden(Msg("此接口未配置权限。", "No access rule for this route."))
-    if api_key:
-        caller = await gateway.identities.from_api_key(api_key)
-        if caller is None:
-            raise unauthenticated(Msg("API 密钥无效或已吊销。", "The API key is invalid or was revoked."))
-    elif token:
-        caller = await gateway.identities.from_token(token)
-        if caller is None:
-            raise unauthenticated(
-                Msg(
-                    "登录已失效或令牌无效，请重新登录。",
-                    "The token is invalid or expired, or the user was deactivated; log in again.",
-                )
-            )
-    else:
-        raise unauthenticated(
-            Msg(
-                "请先登录（Authorization: Bearer <令牌>）或提供 X-API-Key。",
-                "Log in first (Authorization: Bearer <token>) or send X-API-Key.",
-            )
-        )
+    caller = await authenticate(gateway.identities, api_key, token)
     if not allows(caller.role, rule):
         raise Forbidden(
             Msg(
@@ -96,9 +112,12 @@ async def authorize(
                 f"A {caller.role} may not do this; it needs the {rule} role or higher.",
             )
         )
-    retry_after = await gateway.limiter.hit(
-        f"p:{caller.kind}:{caller.id}", gateway.settings.rate_limit_per_minute
-    )
+    key = rate_key(caller)
+    counted = getattr(request.state, COUNTED_STATE, None)
+    if isinstance(counted, Counted) and counted.key == key:  # the fast path counted it
+        retry_after = counted.retry_after
+    else:
+        retry_after = await gateway.limiter.hit(key, gateway.settings.rate_limit_per_minute)
     if retry_after is not None:
         raise RateLimited(
             Msg(

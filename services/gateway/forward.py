@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from services.common.errors import PROBLEM_TYPE_BASE, SLUGS, TITLES
 from services.gateway.auth import Caller
-from services.gateway.cache import ROLLUPS, cache_field
+from services.gateway.cache import ROLLUPS, cache_entry
 from services.gateway.deps import Parts
 from services.gateway.schemas import ProblemDetails
 from services.gateway.upstream import Upstream
@@ -95,26 +95,31 @@ def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def cache_hit(body: bytes) -> Response:
+    """The answer of a cache hit, from a route or from the fast path: the stored bytes."""
+    return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
+
+
 async def cached_forward(
     request: Request,
     gateway: Parts,
     service: Upstream,
     caller: Caller,
-    namespace: str,
     path: str | None = None,
     query: str | None = None,
 ) -> Response:
     """A read that does not depend on the caller, served from the cache when it can be
-    (``X-Cache``: ``hit``, ``miss``, or ``off`` without Redis / while Redis is down)."""
+    (``X-Cache``: ``hit``, ``miss``, or ``off`` without Redis / while Redis is down), under
+    the namespace and field :func:`~services.gateway.cache.cache_entry` names for it."""
     path = path or request.url.path
     query = request.url.query if query is None else query
-    field = cache_field(path, query)
-    cached, generation = await gateway.cache.get(namespace, field)
+    entry = cache_entry(path, query)
+    cached, generation = await gateway.cache.get(*entry) if entry else (None, None)
     if cached is not None:
-        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+        return cache_hit(cached)
     answer = await service.call("GET", path, principal=caller.principal(), request=request, query=query)
-    if answer.status == 200:
-        await gateway.cache.put(namespace, generation, field, answer.body)
+    if answer.status == 200 and entry is not None:
+        await gateway.cache.put(entry[0], generation, entry[1], answer.body)
     response = answer.response()
     response.headers["X-Cache"] = "miss" if generation is not None else "off"
     return response

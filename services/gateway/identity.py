@@ -5,10 +5,17 @@ the last password change) or its key is not revoked. Lookups are cached for
 ``AUTH_CACHE_S`` (2 s by default) per process, and this process forgets them at once when
 an admin changes users or keys; another replica notices within the cache time.
 ``last_used_at`` of a key is written at most once a minute.
+
+When a cached lookup expires under load, one database query refreshes it: requests that
+arrive while it runs wait for that query instead of each starting their own (dozens at a
+time, every ``AUTH_CACHE_S``, on a busy gateway). :meth:`Identities.forget` drops queries
+in flight too, so a request after an admin's change never waits for an answer read before
+it, and such an answer is not kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -29,6 +36,11 @@ log = logging.getLogger("portfolio.gateway.identity")
 LAST_USED_EVERY_S = 60.0
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _epoch(moment: datetime) -> float:
     """SQLite hands back naive datetimes; they were written in UTC."""
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
@@ -42,10 +54,15 @@ class Identities:
         self._users: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._keys: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._key_used: dict[int, float] = {}
+        #: lookups on their way, by store and key; ``_era`` moves on with every forget()
+        self._loading: dict[tuple[int, str], asyncio.Future[Any]] = {}
+        self._era = 0
 
     def forget(self) -> None:
         self._users.clear()
         self._keys.clear()
+        self._loading.clear()
+        self._era += 1
 
     async def from_token(self, token: str) -> Caller | None:
         claims = decode_token(self.jwt_secret, token)
@@ -75,8 +92,26 @@ class Identities:
         hit = store.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        value = await run_in_threadpool(load, key)
-        if self.cache_s > 0:
+        if self.cache_s <= 0:  # no caching: every request reads for itself
+            return await run_in_threadpool(load, key)
+        loading = self._loading.get((id(store), key))
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(store, key, load, now))
+            loading.add_done_callback(_retrieved)  # a failure nobody waits for any more is not "lost"
+            self._loading[(id(store), key)] = loading
+        # shielded: a request that gives up does not cancel the lookup the others wait for
+        return await asyncio.shield(loading)
+
+    async def _load(
+        self, store: dict[str, tuple[float, dict[str, Any] | None]], key: str, load: Any, now: float
+    ) -> Any:
+        era = self._era
+        try:
+            value = await run_in_threadpool(load, key)
+        finally:
+            if self._era == era:
+                self._loading.pop((id(store), key), None)
+        if self._era == era:  # not read before a forget(): keep it
             if len(store) > 10_000:
                 store.clear()
             store[key] = (now + self.cache_s, value)

@@ -53,6 +53,9 @@ class GatewaySettings(ServiceSettings):
 
     cache_ttl_s: int = Field(300, ge=1, validation_alias="CACHE_TTL_S")
     reference_cache_ttl_s: int = Field(3600, ge=1, validation_alias="REFERENCE_CACHE_TTL_S")
+    #: answer cache hits of the cached reads before the routes (services.gateway.fastpath);
+    #: off, every request goes through its route as before
+    fast_cached_reads: bool = Field(True, validation_alias="GATEWAY_FAST_CACHED_READS")
 
     webhook_timeout_s: float = Field(5.0, gt=0, validation_alias="WEBHOOK_TIMEOUT_S")
     webhook_retry_base_s: float = Field(2.0, gt=0, validation_alias="WEBHOOK_RETRY_BASE_S")

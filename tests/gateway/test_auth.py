@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -168,3 +169,31 @@ def test_requests_are_limited_per_principal(make_gateway, redis: bool) -> None: 
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert 1 <= int(refused.headers["retry-after"]) <= 120
     assert gw.client.get(ME, headers=gw.login("wang", "viewer")).status_code == 200
+
+
+def test_concurrent_requests_share_one_lookup_of_their_key(
+    gw: Gateway, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the cached lookup has expired, requests arriving together wait for one query
+    instead of each running their own; after an admin's change nobody gets the old answer."""
+    key = gw.client.post("/api/v1/api-keys", json={"name": "sync", "role": "viewer"}, headers=admin).json()
+    identities = gw.parts.identities
+    queries: list[str] = []
+    real_load = identities._load_key
+
+    def slow_load(key_hash: str) -> object:
+        queries.append(key_hash)
+        time.sleep(0.05)  # a database under load: the others arrive meanwhile
+        return real_load(key_hash)
+
+    monkeypatch.setattr(identities, "_load_key", slow_load)
+    identities.forget()
+
+    async def twenty_at_once() -> list[object]:
+        return await asyncio.gather(*(identities.from_api_key(key["key"]) for _ in range(20)))
+
+    callers = gw.client.portal.call(twenty_at_once)
+    assert len(queries) == 1 and all(c is not None and c.role == "viewer" for c in callers)
+    assert gw.client.delete(f"/api/v1/api-keys/{key['id']}", headers=admin).status_code == 200
+    assert gw.client.get(ME, headers={"X-API-Key": key["key"]}).status_code == 401
+    assert len(queries) == 2, "the revocation made this process read the key again"

@@ -22,9 +22,9 @@ from services.common.errors import UpstreamError
 from services.common.http import StrictQuery
 from services.common.i18n import negotiate
 from services.common.jsonio import JSONBytes, dumps
-from services.gateway.cache import ROLLUPS, cache_field
+from services.gateway.cache import cache_entry
 from services.gateway.deps import CurrentCaller, Gateway, authorize
-from services.gateway.forward import READ_ERRORS, cached_forward, problems
+from services.gateway.forward import READ_ERRORS, cache_hit, cached_forward, problems
 from services.gateway.jsondoc import DocumentedJSON
 from services.gateway.schemas import CountyRollup
 from services.gateway.upstream import Answer
@@ -56,7 +56,7 @@ async def rollup(
     ] = "county",
 ) -> Response:
     """Exact sums of the library grouped by one or two dimensions; rows sum to ``totals``."""
-    return await cached_forward(request, gateway, gateway.projects, caller, ROLLUPS)
+    return await cached_forward(request, gateway, gateway.projects, caller)
 
 
 @router.get("/rollups/sectors", response_model=Rollup, responses=problems(*READ_ERRORS))
@@ -70,16 +70,16 @@ async def rollup_by_sector(
     """The projects rollup by sector group (level 1) or sector (level 2)."""
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "level"]
     query = urlencode([("by", "sector_group" if level == 1 else "sector"), *params])
-    return await cached_forward(request, gateway, gateway.projects, caller, ROLLUPS, ROLLUP_PATH, query)
+    return await cached_forward(request, gateway, gateway.projects, caller, ROLLUP_PATH, query)
 
 
 @router.get("/rollups/counties", response_model=CountyRollup, responses=problems(*READ_ERRORS))
 async def rollup_by_county(request: Request, caller: CurrentCaller, gateway: Gateway) -> Response:
     """One row per county: the project rollup and the county's indicator summary."""
-    field = cache_field(request.url.path, "")
-    cached, generation = await gateway.cache.get(ROLLUPS, field)
+    entry = cache_entry(request.url.path, request.url.query)  # the query is empty: StrictQuery
+    cached, generation = await gateway.cache.get(*entry) if entry else (None, None)
     if cached is not None:
-        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+        return cache_hit(cached)
     principal = caller.principal()
     projects, indicators = await asyncio.gather(
         gateway.projects.call("GET", ROLLUP_PATH, principal=principal, request=request, query="by=county"),
@@ -106,8 +106,8 @@ async def rollup_by_county(request: Request, caller: CurrentCaller, gateway: Gat
     else:
         summary = indicators.json()
     body = dumps(compose(projects.json(), summary, warnings))
-    if not warnings:
-        await gateway.cache.put(ROLLUPS, generation, field, body)
+    if not warnings and entry is not None:
+        await gateway.cache.put(entry[0], generation, entry[1], body)
     return JSONBytes(body, headers={"X-Cache": "miss" if generation is not None else "off"})
 
 
