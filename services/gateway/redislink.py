@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -161,10 +162,21 @@ class RedisLink:
         self.down_until = time.monotonic() + self.cooldown_s
 
     async def warm(self, connections: int = WARM_CONNECTIONS) -> None:
-        """Open ``connections`` connections now (that many pings at once); a Redis that
-        does not answer is left for later."""
-        if self.client is not None:
-            await asyncio.gather(*(self.run(_ping) for _ in range(connections)), return_exceptions=True)
+        """Open ``connections`` connections now (that many pings at once), best effort: a
+        failure here is neither a failed call nor an outage; a Redis that does not answer is
+        left for the first real use to find out."""
+        if self.client is None:
+            return
+        client = self.client
+
+        async def ping() -> None:
+            # not through run(): opening 16 connections at once in a busy process may time
+            # out some, which says nothing of Redis and must not count toward an outage
+            # (that would empty the cache at every start); a real outage shows at first use
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await _ping(client)
+
+        await asyncio.gather(*(ping() for _ in range(connections)))
 
     async def status(self) -> dict[str, Any]:
         if self.client is None:

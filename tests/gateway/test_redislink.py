@@ -120,3 +120,17 @@ def test_a_refused_connection_is_an_outage_at_once() -> None:
 
     asyncio.run(scenario())
     assert link.outages == 1
+
+
+def test_warming_the_connections_never_counts_toward_an_outage() -> None:
+    """Start-up opens connections at once; those that fail (here: nothing listens) are not
+    failed calls, so a busy start cannot declare an outage and empty the cache."""
+    port = closed_url().rsplit(":", 1)[1]
+    link = RedisLink(f"redis://127.0.0.1:{port}/0", timeout_s=0.2)
+
+    async def warm_then_close() -> None:
+        await link.warm()
+        await link.close()
+
+    asyncio.run(warm_then_close())
+    assert (link.failures, link.outages, link.last_error) == (0, 0, None)
