@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support import redis_client
+# before any service module is imported: argon2 at its smallest cost (services.gateway.auth:
+# 0.15 s a hash otherwise, hundreds of logins in the suite); production processes ignore it
+os.environ.setdefault("PORTFOLIO_TEST_FAST_HASHES", "1")
+
+from tests.support import redis_client  # noqa: E402
 
 logging.getLogger("portfolio.access").setLevel(logging.WARNING)
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -197,3 +197,14 @@ def test_concurrent_requests_share_one_lookup_of_their_key(
     assert gw.client.delete(f"/api/v1/api-keys/{key['id']}", headers=admin).status_code == 200
     assert gw.client.get(ME, headers={"X-API-Key": key["key"]}).status_code == 401
     assert len(queries) == 2, "the revocation made this process read the key again"
+
+
+def test_production_hashes_passwords_at_full_cost_whatever_the_test_setting_says() -> None:
+    from services.gateway.auth import FAST_HASHES_ENV, make_hasher
+
+    production = make_hasher({FAST_HASHES_ENV: "1", "PORTFOLIO_ENV": "production"})
+    assert (production.time_cost, production.memory_cost, production.parallelism) == (3, 65536, 4)
+    assert make_hasher({}).memory_cost == 65536
+    fast = make_hasher({FAST_HASHES_ENV: "1", "PORTFOLIO_ENV": "test"})
+    assert (fast.time_cost, fast.memory_cost, fast.parallelism) == (1, 8, 1)
+    assert production.verify(fast.hash("secret-1"), "secret-1") and fast.verify(production.hash("s-2"), "s-2")
