@@ -31,14 +31,13 @@ from services.gateway.identity import Identities
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.redislink import RedisLink
-from services.gateway.roles import unruled_routes
+from services.gateway.roles import API, unruled_routes
 from services.gateway.routes import admin, auth, indicators, projects, reference, rollups, transfer
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Upstream
 from services.gateway.webhooks import WebhookDispatcher
 
 SERVICE = "gateway"
-API = "/api/v1"
 CACHE_GROUP = "gateway-cache"
 WEBHOOK_GROUP = "gateway-webhooks"
 EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After", "X-Cache"]

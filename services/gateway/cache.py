@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 from prometheus_client import Counter
 
 from services.gateway.redislink import RedisLink, RedisUnavailable
+from services.gateway.roles import API
 
 ROLLUPS = "rollups"
 REFERENCE = "reference"
@@ -86,7 +87,6 @@ class CachedRead:
     field: Callable[[str, str], str | None]
 
 
-API = "/api/v1"
 CACHED_READS: dict[str, CachedRead] = {
     # entries exist only for queries the route validated (it stores after validating)
     f"{API}/rollups": CachedRead(ROLLUPS, cache_field),
