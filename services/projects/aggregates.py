@@ -48,7 +48,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, col
 
@@ -133,18 +132,26 @@ def share_parts(county: str, shares: dict[str, int] | None, total: int, complete
     return parts
 
 
-def contribution(state: dict[str, Any] | None) -> dict[CellKey, tuple[int, ...]]:
-    """What one project (a snapshot dict, or None) adds to the cells."""
-    if not state or state.get("parent_id") or state.get("deleted_at"):
-        return {}
-    over = int(state["completed_investment_wan"] > state["total_investment_wan"])
-    cells: dict[CellKey, tuple[int, ...]] = {}
-    for part in share_parts(
+def state_parts(state: dict[str, Any]) -> list[SharePart]:
+    """``share_parts`` of a project held as a snapshot dict."""
+    return share_parts(
         state["county"],
         state.get("county_shares"),
         state["total_investment_wan"],
         state["completed_investment_wan"],
-    ):
+    )
+
+
+def contribution(
+    state: dict[str, Any] | None, parts: list[SharePart] | None = None
+) -> dict[CellKey, tuple[int, ...]]:
+    """What one project (a snapshot dict, or None) adds to the cells; ``parts``: its
+    ``state_parts`` when the caller has them already."""
+    if not state or state.get("parent_id") or state.get("deleted_at"):
+        return {}
+    over = int(state["completed_investment_wan"] > state["total_investment_wan"])
+    cells: dict[CellKey, tuple[int, ...]] = {}
+    for part in state_parts(state) if parts is None else parts:
         key = (
             part.county,
             state["county"],
@@ -158,8 +165,13 @@ def contribution(state: dict[str, Any] | None) -> dict[CellKey, tuple[int, ...]]
     return cells
 
 
-def deltas(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[CellKey, tuple[int, ...]]:
-    old, new = contribution(before), contribution(after)
+def deltas(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, after_parts: list[SharePart] | None = None
+) -> dict[CellKey, tuple[int, ...]]:
+    """What a write from ``before`` to ``after`` changes in the cells."""
+    old, new = contribution(before), contribution(after, after_parts)
+    if not old:
+        return new  # every cell of a contribution counts a member row: none is all zeros
     changes: dict[CellKey, tuple[int, ...]] = {}
     for key in old.keys() | new.keys():
         a, b = old.get(key, (0,) * len(MEASURES)), new.get(key, (0,) * len(MEASURES))
@@ -172,46 +184,68 @@ def deltas(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[
 def apply_deltas(session: Session, changes: dict[CellKey, tuple[int, ...]]) -> None:
     """Add ``changes`` to the cells, in key order (the same lock order for every writer).
 
-    The trigger on ``rollup_cell`` then adds them to ``rollup_county_sector`` too. Those rows
+    The triggers of ``rollup_cell`` then add them to ``rollup_county_sector`` too. Those rows
     are locked first, all of them and in key order, by an upsert that changes nothing: the
     trigger would otherwise lock a (county, sector) row after the first of its cells, and two
-    writers sharing two cells of one row could each hold what the other waits for."""
+    writers sharing two cells of one row could each hold what the other waits for.
+
+    On PostgreSQL each of the two is one statement over arrays (``unnest``), so the
+    statement triggers of migration 0005 run once for all the cells of a write, or of a
+    whole import; on SQLite, one statement per row (row triggers)."""
     if not changes:
         return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    wide = rollup_county_sector
     pairs = {(key[0], key[2]): key[3] for key in changes}
-    lock = insert(wide)
+    locks = [
+        {"county": county, "sector": sector, "sector_group": group}
+        for (county, sector), group in sorted(pairs.items())
+    ]
+    rows = [
+        {**dict(zip(CELL_KEY_COLUMNS, key, strict=True)), **dict(zip(MEASURES, values, strict=True))}
+        for key, values in sorted(changes.items())
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(LOCK_WIDE_ROWS, _columns(locks, ("county", "sector", "sector_group")))
+        session.execute(ADD_TO_CELLS, _columns(rows, CELL_KEY_COLUMNS + MEASURES))
+        return
+    wide = rollup_county_sector
+    lock = sqlite_insert(wide)
     lock = lock.on_conflict_do_update(
         index_elements=["county", "sector"], set_={"member_rows": wide.c.member_rows}
     )
-    session.execute(
-        lock,
-        [
-            {"county": county, "sector": sector, "sector_group": group}
-            for (county, sector), group in sorted(pairs.items())
-        ],
-    )
+    session.execute(lock, locks)
     table: Any = RollupCell.__table__  # type: ignore[attr-defined]
-    rows = [
-        {
-            "county": key[0],
-            "managing_county": key[1],
-            "sector": key[2],
-            "sector_group": key[3],
-            "status": key[4],
-            "start_year": key[5],
-            **dict(zip(MEASURES, values, strict=True)),
-        }
-        for key, values in sorted(changes.items())
-    ]
-    statement = insert(table)
+    statement = sqlite_insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=["county", "managing_county", "sector", "status", "start_year"],
+        index_elements=list(CELL_PRIMARY_KEY),
         set_={m: table.c[m] + statement.excluded[m] for m in MEASURES},
     )
     session.execute(statement, rows)
+
+
+def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """Rows as one array per column (the parameters of an ``unnest``)."""
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def _unnest(names: tuple[str, ...]) -> str:
+    types = {"start_year": "int[]", **{m: "bigint[]" for m in MEASURES}}
+    return ", ".join(f"CAST(:{name} AS {types.get(name, 'text[]')})" for name in names)
+
+
+#: the cell's key, as :data:`CellKey` orders it
+CELL_KEY_COLUMNS = ("county", "managing_county", "sector", "sector_group", "status", "start_year")
+CELL_PRIMARY_KEY = ("county", "managing_county", "sector", "status", "start_year")
+LOCK_WIDE_ROWS = text(
+    "INSERT INTO rollup_county_sector (county, sector, sector_group) "
+    f"SELECT * FROM unnest({_unnest(('county', 'sector', 'sector_group'))}) "
+    "ON CONFLICT (county, sector) DO UPDATE SET member_rows = rollup_county_sector.member_rows"
+)
+ADD_TO_CELLS = text(
+    f"INSERT INTO rollup_cell ({', '.join(CELL_KEY_COLUMNS + MEASURES)}) "
+    f"SELECT * FROM unnest({_unnest(CELL_KEY_COLUMNS + MEASURES)}) "
+    f"ON CONFLICT ({', '.join(CELL_PRIMARY_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{m} = rollup_cell.{m} + excluded.{m}" for m in MEASURES)
+)
 
 
 def apply_change(session: Session, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:

@@ -352,7 +352,13 @@ def history(session: Session, project_id: int) -> list[ProjectChange]:
 
 
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    before, after = before or {}, after or {}
+    if not before:  # a creation: every field that has a value
+        return {
+            k: {"before": None, "after": v}
+            for k, v in sorted((after or {}).items())
+            if k != "version" and v is not None
+        }
+    after = after or {}
     skip = {"version"}
     return {
         key: {"before": before.get(key), "after": after.get(key)}

@@ -58,7 +58,13 @@ from services.common.i18n import Lang, Msg
 from services.common.principal import Principal
 from services.projects import service
 from services.projects.schemas import ProjectCreate, ProjectUpdate
-from services.projects.transfer_apply import BulkWriter, load_existing, prepare_session, snapshot_of
+from services.projects.transfer_apply import (
+    BULK_MODE,
+    BulkWriter,
+    load_existing,
+    prepare_session,
+    snapshot_of,
+)
 from services.projects.transfer_cells import CellError, parse_cell
 from services.projects.transfer_columns import Layout, RowError, find_header, is_blank
 
@@ -115,11 +121,80 @@ def import_projects(
     """Validate (and unless ``dry_run`` apply) every row; raises 422 on a real import with
     problems, after which the caller rolls the transaction back."""
     check_may_import(principal)
+    with BULK_MODE.on():
+        return _import(session, rows, principal, dry_run=dry_run, lang=lang, request_id=request_id, note=note)
+
+
+def _import(
+    session: Session,
+    rows: Iterator[tuple[int, Sequence[Any]]],
+    principal: Principal,
+    *,
+    dry_run: bool,
+    lang: Lang,
+    request_id: str | None,
+    note: str | None,
+) -> ImportResult:
     layout = find_header(rows)
     prepare_session(session)
     result = ImportResult(dry_run=dry_run)
     writer = None if dry_run else BulkWriter(session, principal, request_id, note)
+    try:
+        _check_and_write(session, rows, layout, principal, result, writer, lang)
+        if not result.rows:
+            raise ValidationFailed(
+                Msg("文件中没有数据行（只有表头）。", "The file has no rows (only the header).")
+            )
+        if result.error_count and not dry_run:
+            raise ValidationFailed(
+                Msg(
+                    f"导入未执行：发现 {result.error_count} 处错误，没有写入任何数据。请修改后重新导入。",
+                    f"Nothing was imported: {result.error_count} problem(s) found, nothing written. "
+                    "Correct them and import again.",
+                ),
+                errors=list(result.errors),
+                extra=result.counts(),
+            )
+        if writer is not None:
+            writer.finish()
+    finally:
+        if writer is not None:
+            writer.close()
+    return result
+
+
+def _check_and_write(
+    session: Session,
+    rows: Iterator[tuple[int, Sequence[Any]]],
+    layout: Layout,
+    principal: Principal,
+    result: ImportResult,
+    writer: BulkWriter | None,
+    lang: Lang,
+) -> None:
+    """Chunk by chunk: parse, look up (the stored projects of its codes), check and plan,
+    write. The write of a chunk overlaps the next chunk's parsing and checking: chunk k is
+    parsed while chunk k - 1 is prepared, looked up once chunk k - 2's write is done, and
+    checked while chunk k - 1's write runs. Nothing is written once a problem is found."""
     seen: dict[str, int] = {}
+    planned: _Planned | None = None
+    for chunk in _chunks(rows, result):
+        parsed = _parse_chunk(chunk, layout, seen, result)
+        batch = writer.prepare(*planned) if writer and planned and not result.error_count else None
+        if writer is not None:
+            writer.wait()  # the session is ours again
+        looked_up = _look_up(session, parsed, writer)
+        if writer is not None and batch is not None:
+            writer.start(batch)
+        planned = _plan_chunk(looked_up, layout, principal, result, lang)
+    if writer is not None and planned is not None and not result.error_count:
+        writer.start(writer.prepare(*planned))
+
+
+def _chunks(
+    rows: Iterator[tuple[int, Sequence[Any]]], result: ImportResult
+) -> Iterator[list[tuple[int, Sequence[Any]]]]:
+    """The non-blank rows, ``CHUNK_ROWS`` at a time (counted in ``result.rows``)."""
     chunk: list[tuple[int, Sequence[Any]]] = []
     for number, cells in rows:
         if is_blank(cells):
@@ -127,27 +202,10 @@ def import_projects(
         result.rows += 1
         chunk.append((number, cells))
         if len(chunk) >= CHUNK_ROWS:
-            _import_chunk(session, chunk, layout, principal, seen, result, writer, lang)
+            yield chunk
             chunk = []
     if chunk:
-        _import_chunk(session, chunk, layout, principal, seen, result, writer, lang)
-    if not result.rows:
-        raise ValidationFailed(
-            Msg("文件中没有数据行（只有表头）。", "The file has no rows (only the header).")
-        )
-    if result.error_count and not dry_run:
-        raise ValidationFailed(
-            Msg(
-                f"导入未执行：发现 {result.error_count} 处错误，没有写入任何数据。请修改后重新导入。",
-                f"Nothing was imported: {result.error_count} problem(s) found, nothing written. "
-                "Correct them and import again.",
-            ),
-            errors=list(result.errors),
-            extra=result.counts(),
-        )
-    if writer is not None:
-        writer.finish()
-    return result
+        yield chunk
 
 
 @dataclass
@@ -222,16 +280,10 @@ def _domain_error(
     )
 
 
-def _import_chunk(
-    session: Session,
-    chunk: list[tuple[int, Sequence[Any]]],
-    layout: Layout,
-    principal: Principal,
-    seen: dict[str, int],
-    result: ImportResult,
-    writer: BulkWriter | None,
-    lang: Lang,
-) -> None:
+def _parse_chunk(
+    chunk: list[tuple[int, Sequence[Any]]], layout: Layout, seen: dict[str, int], result: ImportResult
+) -> list[ParsedRow]:
+    """The chunk's rows parsed cell by cell; a code seen before in the file is an error."""
     parsed_rows: list[ParsedRow] = []
     for number, cells in chunk:
         parsed = _parse_row(number, cells, layout, result)
@@ -252,15 +304,43 @@ def _import_chunk(
                 continue
             seen[code] = number
         parsed_rows.append(parsed)
+    return parsed_rows
+
+
+@dataclass
+class _LookedUp:
+    rows: list[ParsedRow]
+    existing: dict[str, dict[str, Any]]
+    ids: list[int]  # reserved for the rows that create a project (none in a dry run)
+
+
+#: a chunk checked and planned: (creates, updates, ids), ``BulkWriter.prepare``'s arguments
+_Planned = tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]], list[int]]
+
+
+def _look_up(session: Session, parsed_rows: list[ParsedRow], writer: BulkWriter | None) -> _LookedUp:
+    """The stored projects of the chunk's codes (locked when the import writes), and ids for
+    every row that will create one."""
     codes = [p.fields["code"] for p in parsed_rows if p.fields.get("code")]
     existing = load_existing(session, codes, lock=writer is not None)
+    ids: list[int] = []
+    if writer is not None:
+        new = sum(1 for p in parsed_rows if (p.fields.get("code") or "") not in existing)
+        ids = writer.reserve_ids(new)
+    return _LookedUp(parsed_rows, existing, ids)
+
+
+def _plan_chunk(
+    chunk: _LookedUp, layout: Layout, principal: Principal, result: ImportResult, lang: Lang
+) -> _Planned:
+    """Each row checked by POST's or PATCH's rules: what to create, what to update."""
     creates: list[dict[str, Any]] = []
     updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for parsed in parsed_rows:
+    for parsed in chunk.rows:
         for name in KEEP_WHEN_EMPTY:
             if parsed.fields.get(name, 0) is None:
                 del parsed.fields[name]
-        current = existing.get(parsed.fields.get("code") or "")
+        current = chunk.existing.get(parsed.fields.get("code") or "")
         if current is None:
             parsed.fields = {k: v for k, v in parsed.fields.items() if v is not None}
             data = _validated(ProjectCreate, parsed, layout, result, lang)
@@ -296,5 +376,4 @@ def _import_chunk(
             result.updated += 1
         else:
             result.unchanged += 1
-    if writer is not None and not result.error_count:
-        writer.write(creates, updates)
+    return creates, updates, chunk.ids

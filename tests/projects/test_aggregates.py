@@ -227,6 +227,28 @@ def test_the_county_sector_table_follows_every_change_of_a_cell(client: TestClie
         assert connection.execute(text(wide)).one() == (3, 2, 111, 1, 5)
         connection.execute(text("DELETE FROM rollup_cell WHERE status = 'completed'"))
         assert connection.execute(text(wide)).one() == (2, 2, 111, 0, 0)
+        # one statement that updates two cells and inserts a third (as apply_deltas writes)
+        connection.execute(
+            text(
+                "INSERT INTO rollup_cell (county, managing_county, sector, sector_group, status, start_year, "
+                "member_rows, project_count, total_investment_wan, completed_investment_wan, over_budget) VALUES "
+                "('yixian', 'yixian', 'agri_park', 'agriculture', 'planned', 2021, 0, 0, 1, 0, 0), "
+                "('yixian', 'heishan', 'agri_park', 'agriculture', 'planned', 2023, 0, 0, 1, 0, 0), "
+                "('yixian', 'yixian', 'agri_park', 'agriculture', 'completed', 2022, 1, 1, 9, 0, 0) "
+                "ON CONFLICT (county, managing_county, sector, status, start_year) DO UPDATE SET "
+                "member_rows = rollup_cell.member_rows + excluded.member_rows, "
+                "project_count = rollup_cell.project_count + excluded.project_count, "
+                "total_investment_wan = rollup_cell.total_investment_wan + excluded.total_investment_wan"
+            )
+        )
+        assert connection.execute(text(wide)).one() == (3, 2, 113, 1, 9)
+        connection.execute(text("DELETE FROM rollup_cell WHERE status = 'completed'"))
+        connection.execute(
+            text(
+                "UPDATE rollup_cell SET total_investment_wan = total_investment_wan - 1 WHERE sector = 'agri_park'"
+            )
+        )
+        assert connection.execute(text(wide)).one() == (2, 2, 111, 0, 0)
     with pytest.raises(DBAPIError, match="never changed in place"), engine.begin() as connection:
         connection.execute(text("UPDATE rollup_cell SET status = 'completed' WHERE start_year = 2023"))
     with engine.connect() as connection:

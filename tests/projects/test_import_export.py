@@ -3,7 +3,9 @@ nothing, round trips that change nothing, templates and the OC4IDS package."""
 
 from __future__ import annotations
 
+import gc
 import io
+import sys
 from typing import Any
 
 import httpx
@@ -223,6 +225,123 @@ def test_one_bad_row_in_the_middle_writes_nothing(client: TestClient, projects_d
     ]
     assert problem["created"] == 2 and problem["dry_run"] is False
     assert library(client) == [] and outbox_count(projects_db) == 0
+
+
+# --------------------------------------------------------------------------- many chunks
+# An import is read, checked and written in chunks; on PostgreSQL a chunk is written on a
+# thread of its own while the next is checked (transfer_apply.BulkWriter). Five rows a chunk
+# here, so a file of a few dozen rows goes through every stage of that pipeline.
+
+
+def _chunked_file(existing: list[dict[str, Any]]) -> bytes:
+    header = ["编码", "名称", "区县", "行业", "状态", "总投资（万元）", "已完成投资（万元）", "开工年份", "完工年份", "区县占比"]  # fmt: skip
+    rows: list[list[Any]] = [header]
+    for n in range(24):
+        if n % 4 == 0 and existing:  # an update of a stored project, every fourth row
+            project = existing.pop()
+            rows.append([project["code"], f"改{n}", "黑山县", "港口", "前期", 2000 + n, n, 2022, 2026, ""])
+            continue
+        code = f"CH-{n:02d}" if n % 3 else ""  # some codes generated
+        shares = "heishan:60;beizhen:40" if n % 5 == 0 else ""
+        rows.append(
+            [code, f"新{n}", "北镇市" if n % 2 else "义县", "公路", "储备", 100 + n, 0, 2021, 2025, shares]
+        )
+    return csv_bytes(rows)
+
+
+def _state(client: TestClient, db: MigratedDatabase) -> tuple[Any, ...]:
+    return (library(client), outbox_count(db), client.get("/api/v1/rollups?by=county,sector").json())
+
+
+def test_an_import_of_many_chunks_writes_each_row_once(
+    client: TestClient, projects_db: MigratedDatabase, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("services.projects.transfer.CHUNK_ROWS", 5)
+    stored = [new_project(client, code=f"OLD-{n}", name=f"旧{n}") for n in range(6)]
+    events = outbox_count(projects_db)
+    response = upload(client, _chunked_file(list(stored)))
+    assert response.status_code == 200, response.text
+    assert response.json() | {"errors": []} == {
+        "dry_run": False, "rows": 24, "created": 18, "updated": 6, "unchanged": 0, "error_count": 0, "errors": [],
+    }  # fmt: skip
+    items = library(client)
+    assert len(items) == 24 and len({p["id"] for p in items}) == 24 and len({p["code"] for p in items}) == 24
+    by_name = {p["name"]: p for p in items}
+    assert {f"新{n}" for n in range(24) if n % 4} | {f"改{n}" for n in range(0, 24, 4)} == set(by_name)
+    for name, project in by_name.items():
+        history = client.get(f"/api/v1/projects/{project['id']}/history").json()["items"]
+        kinds = [h["kind"] for h in history]
+        assert kinds == (["create", "update"] if name.startswith("改") else ["create"]), (name, kinds)
+        assert history[-1]["after"]["name"] == name and history[-1]["version"] == project["version"]
+    assert by_name["新5"]["county_shares"] == {"heishan": 60, "beizhen": 40}
+    assert by_name["改8"]["status"] == "preparing" and by_name["改8"]["version"] == 2
+    # created + updated + the six status changes (planned -> preparing)
+    assert outbox_count(projects_db) == events + 18 + 6 + 6
+    for by in ("county", "status", "county,sector"):
+        cells = client.get(f"/api/v1/rollups?by={by}").json()
+        assert cells == client.get(f"/api/v1/rollups?by={by}&min_investment_wan=0").json()  # the row path
+    again = upload(client, _chunked_file([]))  # codes CH-… now stored: those rows change nothing
+    assert again.json()["unchanged"] == 12 and again.json()["created"] == 12
+
+
+def test_a_problem_in_a_late_chunk_writes_nothing(
+    client: TestClient, projects_db: MigratedDatabase, monkeypatch: Any
+) -> None:
+    """Earlier chunks were already sent to the database when row 23 fails: all rolled back."""
+    monkeypatch.setattr("services.projects.transfer.CHUNK_ROWS", 5)
+    stored = [new_project(client, code=f"OLD-{n}", name=f"旧{n}") for n in range(6)]
+    before = _state(client, projects_db)
+    body = _chunked_file(list(stored)).decode().split("\r\n")
+    body[22] = body[22].replace(",公路,", ",火星产业,")
+    response = upload(client, "\r\n".join(body).encode())
+    assert response.status_code == 422, response.text
+    assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(23, "行业")]
+    assert _state(client, projects_db) == before
+
+
+def test_a_failed_chunk_write_is_the_answer_and_nothing_stays(
+    client: TestClient, projects_db: MigratedDatabase, monkeypatch: Any
+) -> None:
+    """The third chunk's write fails (on PostgreSQL on the writer's thread): the import
+    answers with that error, and the chunks written before it are rolled back."""
+    from services.common.errors import Conflict
+    from services.common.i18n import Msg
+    from services.projects.transfer_apply import BulkWriter
+
+    monkeypatch.setattr("services.projects.transfer.CHUNK_ROWS", 5)
+    stored = [new_project(client, code=f"OLD-{n}", name=f"旧{n}") for n in range(6)]
+    before = _state(client, projects_db)
+    write = BulkWriter._write
+    calls: list[int] = []
+
+    def failing(self: BulkWriter, batch: Any) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Conflict(Msg("写入失败", "the write failed"))
+        write(self, batch)
+
+    monkeypatch.setattr(BulkWriter, "_write", failing)
+    interpreter = (sys.getswitchinterval(), gc.get_threshold())
+    response = upload(client, _chunked_file(list(stored)), headers=EN)
+    assert response.status_code == 409 and response.json()["detail"] == "the write failed"
+    assert len(calls) == 3  # nothing was written after the failure
+    assert (sys.getswitchinterval(), gc.get_threshold()) == interpreter  # bulk mode ended with it
+    assert _state(client, projects_db) == before
+
+
+def test_bulk_mode_lasts_while_any_import_runs() -> None:
+    from services.projects.transfer_apply import BULK_MODE
+
+    normal = (sys.getswitchinterval(), gc.get_threshold())
+    first, second = BULK_MODE.on(), BULK_MODE.on()
+    first.__enter__()
+    bulk = (sys.getswitchinterval(), gc.get_threshold())
+    assert bulk[0] <= 0.0005 and bulk[1][0] >= 50_000
+    second.__enter__()
+    first.__exit__(None, None, None)  # the other import still runs
+    assert (sys.getswitchinterval(), gc.get_threshold()) == bulk
+    second.__exit__(None, None, None)
+    assert (sys.getswitchinterval(), gc.get_threshold()) == normal
 
 
 def test_dry_run_lists_every_problem_in_english(client: TestClient) -> None:
