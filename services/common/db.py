@@ -1,18 +1,21 @@
 """Database engine and sessions, with the few SQLite/PostgreSQL differences in one place.
 
 SQLite (embedded default): WAL journal, a busy timeout and foreign keys on, one writer at a
-time. PostgreSQL (production): a pooled engine with pre-ping so a restarted server is
-reconnected without restarting the service.
+time. PostgreSQL (production): a pooled engine that reconnects to a restarted server on its
+own (a connection idle for a while is pinged before use; a connection found broken in use
+makes the pool replace every connection of before), and reads in autocommit.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 
@@ -60,17 +63,60 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: a pooled connection idle for longer than this is pinged before it is handed out
+IDLE_PING_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pre-ping, only for connections that sat in the pool for ``IDLE_PING_S``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip for every
+    request (0.4-0.9 ms measured here, a fifth of a rollup). A connection that served a
+    request a moment ago is very likely alive; one that sat idle (a quiet night, a server
+    restarted meanwhile) is pinged, and replaced when the ping fails. A restart during
+    traffic is seen by the first statement that fails: that request gets 503 and SQLAlchemy
+    invalidates every connection of before the failure, so the next ones reconnect."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the connection did not answer a ping") from exc  # the pool retries
 
 
 class Database:
-    """A service's engines: ``reader`` for queries and ``writer`` for writes (the same
-    pool on PostgreSQL; on SQLite the writer takes the write lock at BEGIN)."""
+    """A service's engines, over one pool on PostgreSQL:
+
+    - ``writer``: transactions (on SQLite it takes the write lock at ``BEGIN``);
+    - ``reader``: queries. On PostgreSQL in autocommit: no ``BEGIN`` and ``ROLLBACK``
+      round trips around a request's reads (0.8 ms of a 4.3 ms rollup measured here). At
+      PostgreSQL's isolation, read committed, every statement sees a snapshot of its own
+      anyway, so reads see the same in or out of a transaction;
+    - ``snapshot_reader``: reads that need a transaction: server-side cursors (streamed
+      exports)."""
 
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
-        self.reader = make_engine(self.url)
-        self.writer = self.reader if not is_sqlite(self.url) else make_engine(self.url, immediate=True)
+        self.snapshot_reader = make_engine(self.url)
+        if is_sqlite(self.url):
+            self.reader = self.snapshot_reader
+            self.writer = make_engine(self.url, immediate=True)
+        else:
+            self.writer = self.snapshot_reader
+            self.reader = self.snapshot_reader.execution_options(isolation_level="AUTOCOMMIT")
 
     def read_session(self) -> Iterator[Session]:
         with Session(self.reader, expire_on_commit=False) as session:
@@ -81,6 +127,6 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        self.reader.dispose()
-        if self.writer is not self.reader:
+        self.snapshot_reader.dispose()
+        if self.writer is not self.snapshot_reader:
             self.writer.dispose()

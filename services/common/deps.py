@@ -3,13 +3,16 @@ service's ``create_app``): sessions, the calling principal, the request id, the 
 
 A dependency that does no I/O is ``async def``: FastAPI runs a plain ``def`` in a worker
 thread, a hop to the thread pool and back for every request (the same holds for the
-filters of each service's routes and for ``StrictQuery``). The sessions stay ``def``: they
-talk to the database."""
+filters of each service's routes and for ``StrictQuery``). The read session is one of them:
+opening a session does no I/O (the connection is taken at the first query, in the route's
+thread), and on PostgreSQL reads run in autocommit, so closing it gives the connection back
+without a round trip (on SQLite, the end of a read transaction of a local file). The write
+session stays ``def``: its end may commit or roll back on the server."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,8 +23,13 @@ from services.common.i18n import Lang, Msg, negotiate
 from services.common.principal import Principal, principal_from_headers
 
 
-def read_session(request: Request) -> Iterator[Session]:
-    yield from request.app.state.db.read_session()
+async def read_session(request: Request) -> AsyncIterator[Session]:
+    sessions = request.app.state.db.read_session()
+    session = next(sessions)
+    try:
+        yield session
+    finally:
+        sessions.close()
 
 
 def write_session(request: Request) -> Iterator[Session]:

@@ -280,10 +280,11 @@ def cell_clauses(
     return clauses
 
 
-def top_level_count(session: Session, clauses: list[Any]) -> int:
-    """Live top-level projects in the cells matching ``clauses`` (each counts in one cell)."""
-    query = select(cast(func.sum(col(RollupCell.project_count)), BigInteger)).where(*clauses)
-    return int(session.connection().execute(query).scalar() or 0)
+def top_level_count(clauses: list[Any]) -> Any:
+    """Live top-level projects in the cells matching ``clauses`` (each counts in one cell),
+    as a scalar subquery."""
+    total = func.coalesce(cast(func.sum(col(RollupCell.project_count)), BigInteger), 0)
+    return select(total).where(*clauses).scalar_subquery()
 
 
 # --------------------------------------------------------------------------- rolling upgrades
@@ -291,6 +292,12 @@ def top_level_count(session: Session, clauses: list[Any]) -> int:
 STALE = or_(col(Project.cells_version).is_(None), col(Project.cells_version) != col(Project.version))
 #: built once: it runs before every rollup
 _FIRST_STALE = select(col(Project.id)).where(STALE).order_by(col(Project.id)).limit(1)
+
+
+def first_stale() -> Any:
+    """The id of a stale project, or NULL: :func:`any_stale` as a scalar subquery, to ask
+    it in the same statement as what depends on it."""
+    return _FIRST_STALE.scalar_subquery()
 
 
 def any_stale(session: Session) -> bool:

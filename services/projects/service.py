@@ -22,6 +22,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, func, literal, or_, select, tuple_, update
@@ -181,6 +182,21 @@ class ProjectFilters:
         """The maintained cells know county, sector, status and start year, not names or amounts."""
         return not (self.q or self.min_investment_wan is not None or self.max_investment_wan is not None)
 
+    def cells_key(self) -> tuple[Any, ...]:
+        """The filters the cells know, as a hashable key (see :meth:`from_cells_key`)."""
+        return (
+            tuple(self.county),
+            tuple(self.sector),
+            tuple(self.sector_group),
+            tuple(self.status),
+            self.start_year,
+        )
+
+    @classmethod
+    def from_cells_key(cls, key: tuple[Any, ...]) -> ProjectFilters:
+        county, sector, sector_group, status, start_year = key
+        return cls(list(county), list(sector), list(sector_group), list(status), start_year=start_year)
+
     def cell_clauses(self) -> list[Any]:
         """These filters on ``rollup_cell`` (a project's county is the cell's managing county)."""
         return aggregates.cell_clauses(
@@ -300,11 +316,22 @@ def count_projects(session: Session, filters: ProjectFilters) -> int:
     million, and growing with the library). When the cells can answer, the top-level ones
     are the cells' ``project_count`` (a few hundred cells) and the sub-projects, few, are
     counted through the ``parent_id`` index: exact, and flat in the library's size."""
-    if not filters.cells_know() or aggregates.any_stale(session):
-        return session.scalar(select(func.count()).select_from(Project).where(*filters.clauses())) or 0
+    if filters.cells_know():  # one round trip: is a project stale, the cells' count, the sub-projects
+        stale, total = session.connection().execute(_cells_count(filters.cells_key())).one()
+        if stale is None:
+            return int(total)
+    return session.scalar(select(func.count()).select_from(Project).where(*filters.clauses())) or 0
+
+
+@lru_cache(maxsize=512)
+def _cells_count(key: tuple[Any, ...]) -> Any:
+    """``count_projects``'s statement for the filters of ``key``, built once (building it
+    cost as much as running it)."""
+    filters = ProjectFilters.from_cells_key(key)
     children = select(func.count()).select_from(Project)
     children = children.where(col(Project.parent_id).is_not(None), *filters.clauses())
-    return aggregates.top_level_count(session, filters.cell_clauses()) + (session.scalar(children) or 0)
+    top_level = aggregates.top_level_count(filters.cell_clauses())
+    return select(aggregates.first_stale(), top_level + children.scalar_subquery())
 
 
 def list_projects(

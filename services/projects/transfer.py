@@ -62,7 +62,6 @@ from services.projects.transfer_apply import (
     BULK_MODE,
     BulkWriter,
     load_existing,
-    prepare_session,
     snapshot_of,
 )
 from services.projects.transfer_cells import CellError, parse_cell
@@ -136,7 +135,6 @@ def _import(
     note: str | None,
 ) -> ImportResult:
     layout = find_header(rows)
-    prepare_session(session)
     result = ImportResult(dry_run=dry_run)
     writer = None if dry_run else BulkWriter(session, principal, request_id, note)
     try:

@@ -67,15 +67,6 @@ def snapshot_of(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: values[key] for key in SNAPSHOT_KEYS}
 
 
-def prepare_session(session: Session) -> None:
-    """Plan each lookup for its own codes (PostgreSQL, this transaction only). The driver
-    prepares a statement run five times, and the server may then keep a generic plan in
-    which ``code IN ($1 … $1000)`` is no constant list: every row is compared with every
-    code (a 100,000-row import went from half a minute to four)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-
 def load_existing(session: Session, codes: Sequence[str], *, lock: bool) -> dict[str, dict[str, Any]]:
     """The stored projects with these codes, by code; locked for the transaction when the
     import writes (PostgreSQL; SQLite's write transaction already holds the lock)."""

@@ -181,7 +181,7 @@ def export_projects(
     export_format: Annotated[Literal["csv", "xlsx", "oc4ids"], Query(alias="format")] = "csv",
 ) -> Response:
     filters.validate()
-    engine = request.app.state.db.reader
+    engine = request.app.state.db.snapshot_reader  # streamed: a server-side cursor needs a transaction
     stem = f"jinzhou-projects-{date.today().isoformat()}"
     if export_format == "oc4ids":
         package = oc4ids.package_chunks(engine, filters, str(request.url))

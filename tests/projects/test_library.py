@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.projects.conftest import ADMIN, HEISHAN_MANAGER, VIEWER, new_project
+from tests.support import MigratedDatabase
 
 
 def test_create_returns_location_etag_and_derived_fields(client: TestClient) -> None:
@@ -223,3 +224,17 @@ def test_timestamps_read_back_in_utc_on_every_backend(client: TestClient) -> Non
     read = client.get(f"/api/v1/projects/{project['id']}").json()
     assert read["created_at"].endswith(("Z", "+00:00"))
     assert read["created_at"] == project["created_at"]
+
+
+def test_start_up_moves_its_objects_out_of_the_collectors_sight(projects_db: MigratedDatabase) -> None:
+    """``freeze_startup_heap``: what lives after start-up is frozen (never walked again by
+    the garbage collector); the requests after it work as before."""
+    import gc
+
+    from tests.projects.conftest import create_app, projects_settings
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    with TestClient(create_app(projects_settings(projects_db.url))) as client:
+        assert gc.get_freeze_count() > 10_000
+        assert client.get("/api/v1/reference/statuses", headers=ADMIN).status_code == 200
