@@ -33,7 +33,8 @@ TEXT_HEADERS = [(b"content-type", b"text/plain")]
 
 def create_app(redis_url: str | None = None) -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
     client = aioredis.Redis.from_url(redis_url or os.environ["REDIS_URL"])
-    keys = (f"gw:cache:{ROLLUPS}:gen", f"gw:cache:{ROLLUPS}:")
+    keys = [f"gw:cache:{ROLLUPS}:gen", f"gw:cache:{ROLLUPS}:"]
+    read = client.register_script(CACHE_READ)  # by its SHA, as the gateway runs it (RedisLink.script)
 
     async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -54,7 +55,7 @@ def create_app(redis_url: str | None = None) -> Callable[[dict[str, Any], Receiv
         if scope["path"] == "/health":
             await answer(send, 200, TEXT_HEADERS, b"ok")
             return
-        _generation, cached = await client.eval(CACHE_READ, 2, *keys, COUNTY_ROLLUP_FIELD)  # type: ignore[misc]
+        _generation, cached = await read(keys=keys, args=[COUNTY_ROLLUP_FIELD], client=client)
         if cached is None:
             await answer(send, 404, TEXT_HEADERS, b"not cached")
         else:

@@ -52,8 +52,10 @@ LOCK_KEY = "bench:lock"
 LOCK_TTL_S = 6 * 3600
 BENCH_ACTOR = "bench"
 #: the status in an access log line of ``services.common.http`` (JSON: "GET /path 200 1.2ms")
-ACCESS_STATUS = re.compile(r'"message": "[A-Z]+ \S+ (\d{3}) [\d.]+ms"')
-LOGGED_PROBLEM = re.compile(r'"level": "(WARNING|ERROR|CRITICAL)", "logger": "[^"]*", "message": "([^"]*)')
+ACCESS_STATUS = re.compile(r'"message":\s*"[A-Z]+ \S+ (\d{3}) [\d.]+ms"')
+LOGGED_PROBLEM = re.compile(
+    r'"level":\s*"(WARNING|ERROR|CRITICAL)",\s*"logger":\s*"[^"]*",\s*"message":\s*"([^"]*)'
+)
 
 
 class StackError(RuntimeError):

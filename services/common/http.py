@@ -5,7 +5,6 @@ the internal-token guard, strict query parameters and ETags.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import time
 import uuid
@@ -16,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.errors import FieldError, PreconditionFailed, PreconditionRequired, ValidationFailed
@@ -23,6 +23,12 @@ from services.common.i18n import Msg
 from services.common.jsonio import dumps
 
 REQUEST_ID_HEADER = "x-request-id"
+
+
+#: FastAPI's native OpenTelemetry off: nothing here configures OpenTelemetry (the gateway
+#: has its Prometheus metrics), yet FastAPI asked the three global providers whether it is
+#: on, for every request (20 us of a cached read's 270 us in the gateway)
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def freeze_startup_heap() -> None:
@@ -93,11 +99,24 @@ class RequestIdMiddleware:
 
 
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line; ``request_id`` on every line written while serving a request."""
+    """One JSON object per line; ``request_id`` on every line written while serving a request.
+
+    Written for every request (the access line), so it is kept cheap: orjson, and the
+    timestamp formatted once per second (18 -> 10 us a line)."""
+
+    _second: int = -1
+    _stamp: str = ""
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:  # two threads may both format it: the same text
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(second))
+            self._second = second
+        return self._stamp
 
     def format(self, record: logging.LogRecord) -> str:
         payload = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -109,7 +128,7 @@ class JsonLogFormatter(logging.Formatter):
             payload["service"] = record.service
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+        return dumps(payload).decode()
 
 
 def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
@@ -263,7 +282,9 @@ def base_app(
             freeze_startup_heap()
             yield
 
-    app = FastAPI(title=title, default_response_class=JSONBytes, lifespan=started, **kwargs)
+    app = FastAPI(
+        title=title, default_response_class=JSONBytes, lifespan=started, telemetry=NO_TELEMETRY, **kwargs
+    )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware, service=service)
     configure_logging(json_logs)

@@ -144,8 +144,9 @@ class ResponseCache:
             return None, None
         try:
             await self._forget_after_outage()
+            read = self.link.script(READ_SCRIPT)
             generation, cached = await self.link.run(
-                lambda r: r.eval(READ_SCRIPT, 2, *read_keys(namespace), field)  # type: ignore[misc]
+                lambda r: read(keys=read_keys(namespace), args=[field], client=r)
             )
         except RedisUnavailable:
             return None, None

@@ -156,20 +156,18 @@ class FastCachedReads:
             return None
         limit = gateway.settings.rate_limit_per_minute
         if limit <= 0:  # no limit: nothing to count (as RateLimiter.hit)
+            read = gateway.redis.script(READ_SCRIPT)
             _generation, cached = await gateway.redis.run(
-                lambda r: r.eval(READ_SCRIPT, 2, *read_keys(namespace), field)  # type: ignore[misc]
+                lambda r: read(keys=read_keys(namespace), args=[field], client=r)
             )
             return None if cached is None else bytes(cached)
         span = window(key, time.time())
+        count_and_read = gateway.redis.script(COUNT_AND_READ)
         current, previous, cached = await gateway.redis.run(
-            lambda r: r.eval(  # type: ignore[misc]
-                COUNT_AND_READ,
-                4,
-                span.current_key,
-                span.previous_key,
-                *read_keys(namespace),
-                COUNTER_TTL_S,
-                field,
+            lambda r: count_and_read(
+                keys=[span.current_key, span.previous_key, *read_keys(namespace)],
+                args=[COUNTER_TTL_S, field],
+                client=r,
             )
         )
         retry_after = verdict(int(previous or 0), int(current), span.elapsed, limit)

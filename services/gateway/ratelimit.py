@@ -99,8 +99,9 @@ class RateLimiter:
         return verdict(previous, current, span.elapsed, limit)
 
     async def _redis_hit(self, span: Window) -> tuple[int, int]:
+        count = self.link.script(COUNT_SCRIPT)
         current, previous = await self.link.run(
-            lambda r: r.eval(COUNT_SCRIPT, 2, span.current_key, span.previous_key, COUNTER_TTL_S)  # type: ignore[misc]
+            lambda r: count(keys=[span.current_key, span.previous_key], args=[COUNTER_TTL_S], client=r)
         )
         return int(previous or 0), int(current)
 

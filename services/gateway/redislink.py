@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -94,6 +95,7 @@ class RedisLink:
     ) -> None:
         self.url = url
         self.client: Redis | None = connect(url, timeout_s, max_connections) if url else None
+        self._scripts: dict[str, AsyncScript] = {}
         self.timeout_s = timeout_s
         self.max_connections = max_connections
         self._free = asyncio.Semaphore(max_connections)
@@ -109,6 +111,18 @@ class RedisLink:
     @property
     def configured(self) -> bool:
         return self.client is not None
+
+    def script(self, source: str) -> AsyncScript:
+        """``source`` as redis-py's script object, made once: Redis runs it by its SHA1
+        (``EVALSHA``), the text is sent again only when Redis lost it (``NOSCRIPT``, after a
+        restart). ``EVAL`` sent and hashed the whole text on every call: 25 us of the
+        gateway's 270 us on a cached read."""
+        script = self._scripts.get(source)
+        if script is None:
+            if self.client is None:
+                raise RedisUnavailable("REDIS_URL not set")
+            script = self._scripts[source] = self.client.register_script(source)
+        return script
 
     async def run(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
         if self.client is None:

@@ -1,5 +1,13 @@
-"""Calls from the gateway to the services: one shared client per service, built in the
-lifespan on the aiohttp transport (httpx's own transport costs far more CPU per call).
+"""Calls from the gateway to the services: one connection pool per service (aiohttp's),
+built in the lifespan.
+
+- Calls answered in full (every JSON call: the hot path) go straight to the pool's aiohttp
+  session. Measured per call from one process (uvloop): httpx's own transport 770 us of
+  CPU, httpx on the aiohttp transport 320 us, the aiohttp session 130 us. httpx's client
+  layers (URL and header merging, cookies, auth and redirect flows, its models) were a
+  quarter of the gateway's CPU on a forwarded read.
+- Streams (downloads) and readiness go through httpx on the aiohttp transport, over the
+  same session and pool.
 
 Rules:
 - Every call carries the internal token, the principal headers and, from the incoming
@@ -17,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
@@ -43,7 +53,7 @@ SERVICE_NAMES = {"projects": "项目服务", "indicators": "指标服务"}
 class Answer:
     status: int
     body: bytes
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's or httpx's headers)
 
     @property
     def ok(self) -> bool:
@@ -73,16 +83,24 @@ class Upstream:
         self.token = token
         self.timeout_s = timeout_s
         self.errors = errors
+        self.connect_timeout_s = connect_timeout_s
+        self._session: aiohttp.ClientSession | None = None
         self.client = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=AiohttpTransport(
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-            ),
+            transport=AiohttpTransport(client=self.session),
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         )
 
+    def session(self) -> aiohttp.ClientSession:
+        """The pool, made on first use (inside the event loop, as aiohttp wants)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=200, limit_per_host=200, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return self._session
+
     async def close(self) -> None:
         await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     def _fail(self, status: int, kind: str, zh: str, en: str) -> UpstreamError:
         self.errors.labels(self.name, kind).inc()
@@ -145,20 +163,24 @@ class Upstream:
         limit = timeout_s or self.timeout_s
         url = path + (f"?{query}" if query else "")
         attempts = 2 if method == "GET" else 1
+        timeout = aiohttp.ClientTimeout(total=limit, sock_connect=self.connect_timeout_s)
         for attempt in range(attempts):
             try:
-                async with asyncio.timeout(limit):
-                    raw = await self.client.request(
-                        method, url, content=body, headers=headers, timeout=httpx.Timeout(limit)
-                    )
+                async with (
+                    asyncio.timeout(limit),
+                    self.session().request(
+                        method, self.base_url + url, data=body, headers=headers, timeout=timeout
+                    ) as raw,
+                ):
+                    answer = Answer(raw.status, await raw.read(), raw.headers)
                 break
-            except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+            except TimeoutError:
                 raise self._timed_out(limit) from None
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:  # refused, reset, closed before the answer
                 if attempt + 1 < attempts:
                     continue
                 raise self._unreachable(method, path, exc) from None
-        return self._check(Answer(raw.status_code, raw.content, raw.headers))
+        return self._check(answer)
 
     async def download(
         self, path: str, *, principal: Principal, request: Request, query: str = ""
@@ -168,7 +190,9 @@ class Upstream:
         memory. The timeout covers the wait for the answer to begin; an error answer (a
         problem, JSON) is read in full and checked like any other."""
         url = path + (f"?{query}" if query else "")
-        outgoing = self.client.build_request("GET", url, headers=self._headers(principal, request))
+        outgoing = self.client.build_request(
+            "GET", self.base_url + url, headers=self._headers(principal, request)
+        )
         try:
             async with asyncio.timeout(self.timeout_s):
                 raw = await self.client.send(outgoing, stream=True)
@@ -220,7 +244,7 @@ class Upstream:
     async def ready(self) -> dict[str, object]:
         try:
             async with asyncio.timeout(min(self.timeout_s, 3.0)):
-                raw = await self.client.get("/ready")
+                raw = await self.client.get(self.base_url + "/ready")
         except (TimeoutError, httpx.ReadTimeout):
             return {"ok": False, "required": False, "detail": f"{self.base_url}: no answer within 3 s"}
         except httpx.HTTPError as exc:

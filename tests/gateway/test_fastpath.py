@@ -183,3 +183,22 @@ def test_fast_path_answers_are_counted_under_the_route_template(gw: Gateway, adm
 
 def test_every_cached_read_has_its_route(gw: Gateway) -> None:
     assert set(cached_routes(gw.app)) == set(CACHED_READS)
+
+
+def test_scripts_run_by_their_sha_and_survive_a_redis_that_forgot_them(make_gateway: GatewayFactory) -> None:
+    """The Lua scripts go to Redis as EVALSHA; after ``SCRIPT FLUSH`` (a restarted Redis)
+    the next call loads them again: hits, counts and misses go on as before."""
+    gw = make_gateway(RATE_LIMIT_PER_MINUTE=1000)
+    _user, headers = _viewer(gw)
+    client = redis.Redis.from_url(REDIS_URL)
+    assert gw.client.get(COUNTIES, headers=headers).headers["x-cache"] == "miss"
+    assert gw.client.get(COUNTIES, headers=headers).headers["x-cache"] == "hit"
+    before = {k: v["calls"] for k, v in client.info("commandstats").items() if k.startswith("cmdstat_eval")}
+    assert gw.client.get(COUNTIES, headers=headers).headers["x-cache"] == "hit"
+    after = {k: v["calls"] for k, v in client.info("commandstats").items() if k.startswith("cmdstat_eval")}
+    assert after.get("cmdstat_evalsha", 0) == before.get("cmdstat_evalsha", 0) + 1
+    assert after.get("cmdstat_eval", 0) == before.get("cmdstat_eval", 0)  # the text was not sent
+    client.script_flush()
+    for _ in range(2):
+        assert gw.client.get(COUNTIES, headers=headers).headers["x-cache"] == "hit"
+    assert gw.client.get("/api/v1/rollups?by=sector", headers=headers).headers["x-cache"] == "miss"

@@ -192,6 +192,6 @@ def test_a_read_is_retried_once_after_a_dropped_connection_and_a_write_is_not(
     admin = gw.login("root", "admin")
     assert gw.client.get("/api/v1/projects", headers=admin).status_code == 200
     assert read_server.connections == 2
-    gw.parts.projects.client.base_url = write_server.url
+    gw.parts.projects.base_url = write_server.url
     assert gw.client.post("/api/v1/projects", json=project_body(), headers=admin).status_code == 503
     assert write_server.connections == 1
