@@ -68,14 +68,18 @@ def _signed(table: str, sign: int) -> str:
     return f"SELECT {sign} AS sign, * FROM {table}"
 
 
-MOVED = " AND ".join(f"o.{c} = n.{c}" for c in CELL_KEY)
+#: a key in the new rows that no old row has: a cell moved. EXCEPT (hashed or sorted), not
+#: NOT EXISTS: the planner knows nothing of a transition table's size and chose a nested
+#: loop, 13,000 x 13,000 comparisons for an import that updated 30,000 projects (9 s)
+KEYS = ", ".join(CELL_KEY)
+MOVED = f"SELECT {KEYS} FROM new_cells EXCEPT SELECT {KEYS} FROM old_cells"
 FUNCTION = f"""
 CREATE FUNCTION rollup_cells_to_county_sector() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     {_add(_signed("new_cells", 1))}
   ELSIF TG_OP = 'UPDATE' THEN
-    IF EXISTS (SELECT 1 FROM new_cells n WHERE NOT EXISTS (SELECT 1 FROM old_cells o WHERE {MOVED})) THEN
+    IF EXISTS ({MOVED}) THEN
       RAISE EXCEPTION '{REFUSE}';
     END IF;
     {_add(_signed("new_cells", 1) + " UNION ALL " + _signed("old_cells", -1))}
