@@ -12,7 +12,13 @@ import pytest
 # 0.15 s a hash otherwise, hundreds of logins in the suite); production processes ignore it
 os.environ.setdefault("PORTFOLIO_TEST_FAST_HASHES", "1")
 
-from tests.support import PG_ADMIN_URL, RUN_ID, postgres_available, redis_client  # noqa: E402
+from tests.support import (  # noqa: E402
+    PG_ADMIN_URL,
+    RUN_ID,
+    drop_pg_database,
+    postgres_available,
+    redis_client,
+)
 
 logging.getLogger("portfolio.access").setLevel(logging.WARNING)
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -32,8 +38,8 @@ def _drop_this_runs_databases() -> Iterator[None]:
         names = connection.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"test\\_%\\_{RUN_ID}\\_%",)
         ).fetchall()
-        for (name,) in names:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for (name,) in names:
+        drop_pg_database(name)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

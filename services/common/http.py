@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
@@ -274,11 +274,7 @@ def base_app(
 
     @asynccontextmanager
     async def started(app: FastAPI) -> AsyncIterator[None]:
-        if lifespan is None:
-            freeze_startup_heap()
-            yield
-            return
-        async with lifespan(app):
+        async with lifespan(app) if lifespan is not None else nullcontext():
             freeze_startup_heap()
             yield
 

@@ -379,18 +379,12 @@ def history(session: Session, project_id: int) -> list[ProjectChange]:
 
 
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    if not before:  # a creation: every field that has a value
-        return {
-            k: {"before": None, "after": v}
-            for k, v in sorted((after or {}).items())
-            if k != "version" and v is not None
-        }
-    after = after or {}
-    skip = {"version"}
+    before, after = before or {}, after or {}
+    keys = sorted(before.keys() | after.keys()) if before else sorted(after)  # a creation: after's
     return {
         key: {"before": before.get(key), "after": after.get(key)}
-        for key in sorted(set(before) | set(after))
-        if key not in skip and before.get(key) != after.get(key)
+        for key in keys
+        if key != "version" and before.get(key) != after.get(key)
     }
 
 

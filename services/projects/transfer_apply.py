@@ -235,14 +235,13 @@ class BulkWriter:
         """``INSERT`` the rows (executemany), or ``COPY`` them (PostgreSQL: ``prepare``
         encoded them), which costs the server and the driver a fraction of one statement
         per row."""
-        if not rows:
-            return
         if isinstance(rows, _Copy):
-            raw: Any = self.session.connection().connection.dbapi_connection  # psycopg, in our transaction
-            with raw.cursor() as cursor, cursor.copy(rows.statement) as copy:
-                copy.write(rows.data)
-            return
-        self.session.execute(insert(table), rows)
+            if rows.rows:
+                raw: Any = self.session.connection().connection.dbapi_connection  # psycopg, our transaction
+                with raw.cursor() as cursor, cursor.copy(rows.statement) as copy:
+                    copy.write(rows.data)
+        elif rows:
+            self.session.execute(insert(table), rows)
 
     def _create(
         self, creates: list[dict[str, Any]], ids: Sequence[int], now: datetime, batch: _Batch
@@ -341,9 +340,6 @@ class _Copy:
     data: bytes
     rows: int
 
-    def __len__(self) -> int:
-        return self.rows
-
 
 def encode_copy(table: Any, rows: list[dict[str, Any]]) -> _Copy:
     """``rows`` (dicts with the same keys) encoded for ``COPY``, by psycopg's own formatter.
@@ -386,4 +382,5 @@ class _Batch:
         return ((PROJECT, self.projects), (SHARE, self.shares), (CHANGE, self.audits), (OUTBOX, self.events))
 
     def payload(self, table: Any) -> list[dict[str, Any]] | _Copy:
+        """What :meth:`BulkWriter._insert` writes to ``table``: its COPY data once encoded."""
         return self.encoded.get(table.name) or dict(self.inserts())[table]
