@@ -30,6 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from services.common.http import SERVER_OPTIONS  # noqa: E402
 from services.projects.reference import COUNTIES, SECTORS, STATUSES  # noqa: E402
 
 HEADER = ["编码", "名称", "区县", "行业", "状态", "总投资（万元）", "已完成投资（万元）", "开工年份", "完工年份", "业主单位", "区县占比", "备注"]  # fmt: skip
@@ -102,9 +103,7 @@ def serve_scratch_database(admin_url: str) -> tuple[str, object, str]:
     upgrade("projects", url)
     token = "bench-token"
     settings = ProjectsSettings(PROJECTS_DATABASE_URL=url, INTERNAL_TOKEN=token, PORTFOLIO_ENV="test")
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", access_log=False
-    )
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -92,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from services.common.http import configure_logging
+    from services.common.http import SERVER_OPTIONS, configure_logging
 
     settings = settings_for(args.service)
     settings.check_production()
@@ -104,9 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=port,
         workers=args.workers,
-        log_level="warning",
-        access_log=False,
         timeout_graceful_shutdown=20,
+        **SERVER_OPTIONS,
         log_config=None if settings.log_json else LOGGING_CONFIG,
     )
     return 0

@@ -156,38 +156,34 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn server for an app, in a background thread, on a free local port."""
+    """An ASGI app served by uvicorn on a free local port, in a thread, lifespan on, with
+    the options every service is served with (``SERVER_OPTIONS``: its keep-alive)."""
 
     def __init__(self, app: object, port: int | None = None) -> None:
+        import threading
+
         import uvicorn
 
+        from services.common.http import SERVER_OPTIONS
+
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="on", **SERVER_OPTIONS)  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
-        self.thread: object = None
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> str:
-        import threading
-        import time
-
-        thread = threading.Thread(target=self.server.run, daemon=True)
-        thread.start()
-        self.thread = thread
-        deadline = time.monotonic() + 20
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
         while not self.server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("test server did not start")
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"server on {self.url} did not start")
             time.sleep(0.02)
-        return self.url
+        return self
 
     def stop(self) -> None:
         self.server.should_exit = True
-        if self.thread is not None:
-            self.thread.join(10)  # type: ignore[attr-defined]
+        self.thread.join(15)
 
 
 @contextmanager

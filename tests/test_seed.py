@@ -27,7 +27,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     projects = LiveServer(
         create_projects(ProjectsSettings(PROJECTS_DATABASE_URL=projects_url, INTERNAL_TOKEN=INTERNAL_TOKEN))
     )
-    env = {"PROJECTS_URL": projects.start(), "INTERNAL_TOKEN": INTERNAL_TOKEN}
+    env = {"PROJECTS_URL": projects.start().url, "INTERNAL_TOKEN": INTERNAL_TOKEN}
     servers = [projects]
     if (Path(__file__).resolve().parent.parent / "services" / "indicators" / "app.py").exists():
         from services.indicators.app import create_app as create_indicators
@@ -40,7 +40,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
                 IndicatorsSettings(INDICATORS_DATABASE_URL=indicators_url, INTERNAL_TOKEN=INTERNAL_TOKEN)
             )
         )
-        env["INDICATORS_URL"] = indicators.start()
+        env["INDICATORS_URL"] = indicators.start().url
         servers.append(indicators)
     yield env
     for server in servers:

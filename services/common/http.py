@@ -24,6 +24,23 @@ from services.common.jsonio import dumps
 
 REQUEST_ID_HEADER = "x-request-id"
 
+#: How long a service (uvicorn) keeps an idle keep-alive connection open. uvicorn's default,
+#: 5 s, is shorter than a client's pool keeps connections: the server then closes a
+#: connection at the moment the client sends a request on it, and a write (never retried:
+#: it may have been applied) failed with 503 "cannot connect" under load (CI: 1 of 200
+#: progress reports sent at once, an import "cannot write request body").
+SERVER_KEEPALIVE_S = 65
+#: How long a client of a service (the gateway's pool) reuses an idle connection: well
+#: under ``SERVER_KEEPALIVE_S``, so that it is always the client that lets go first.
+CLIENT_KEEPALIVE_S = 30
+#: uvicorn's options for every service, wherever it is served (``portfolio serve``, tests,
+#: benches): the keep-alive above, no access log (``RequestIdMiddleware`` writes it).
+SERVER_OPTIONS: dict[str, Any] = {
+    "timeout_keep_alive": SERVER_KEEPALIVE_S,
+    "log_level": "warning",
+    "access_log": False,
+}
+
 
 #: FastAPI's native OpenTelemetry off: nothing here configures OpenTelemetry (the gateway
 #: has its Prometheus metrics), yet FastAPI asked the three global providers whether it is

@@ -37,6 +37,7 @@ from prometheus_client import Counter
 from starlette.background import BackgroundTask
 
 from services.common.errors import UpstreamError
+from services.common.http import CLIENT_KEEPALIVE_S
 from services.common.i18n import Msg
 from services.common.jsonio import loads
 from services.common.principal import Principal
@@ -93,7 +94,9 @@ class Upstream:
     def session(self) -> aiohttp.ClientSession:
         """The pool, made on first use (inside the event loop, as aiohttp wants)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=200, limit_per_host=200, keepalive_timeout=30)
+            connector = aiohttp.TCPConnector(
+                limit=200, limit_per_host=200, keepalive_timeout=CLIENT_KEEPALIVE_S
+            )
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 

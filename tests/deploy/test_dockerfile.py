@@ -252,7 +252,7 @@ def test_healthcheck_answers_0_for_a_ready_service_and_1_for_a_closed_port(tmp_p
     url = f"sqlite:///{tmp_path / 'projects.db'}"
     upgrade("projects", url)
     server = LiveServer(create_app(ProjectsSettings(PROJECTS_DATABASE_URL=url, PORTFOLIO_ENV="test")))
-    base = server.start()
+    base = server.start().url
     try:
         module = healthcheck_module()
         assert module.main([f"{base}/ready"]) == 0

@@ -4,6 +4,7 @@ JSON logs with request ids by default; a graceful stop of uvicorn and the outbox
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import logging
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from fastapi.testclient import TestClient
 
@@ -169,8 +171,30 @@ def test_portfolio_serve_runs_uvicorn_with_a_graceful_stop_and_json_logs(
     assert call["app"] == "services.projects.app:create_app" and call["factory"] is True
     assert call["timeout_graceful_shutdown"] == 20
     assert call["log_config"] is None, "uvicorn's own lines go through the JSON handler"
+    assert call["timeout_keep_alive"] > _gateway_pool_keepalive_s(), (
+        "the service must keep an idle connection open longer than the gateway's pool reuses "
+        "it, or it closes one the gateway is sending a write on (a 503 under load)"
+    )
     root = logging.getLogger()
     assert any(type(h.formatter).__name__ == "JsonLogFormatter" for h in root.handlers)
+
+
+def _gateway_pool_keepalive_s() -> float:
+    from prometheus_client import CollectorRegistry, Counter
+
+    from services.gateway.upstream import Upstream
+
+    async def read() -> float:
+        errors = Counter("e", "e", ["service", "kind"], registry=CollectorRegistry())
+        upstream = Upstream("projects", "http://127.0.0.1:1", "t", 5.0, 1.0, errors)
+        try:
+            connector = upstream.session().connector
+            assert isinstance(connector, aiohttp.TCPConnector)
+            return float(connector._keepalive_timeout)  # aiohttp has no getter
+        finally:
+            await upstream.close()
+
+    return asyncio.run(read())
 
 
 # --------------------------------------------------------------------------- JSON logs

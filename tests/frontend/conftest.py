@@ -69,7 +69,7 @@ def _start_stack(tmp: Path) -> Stack:
     indicators = LiveServer(
         create_indicators(IndicatorsSettings(INDICATORS_DATABASE_URL=indicators_db.url, **common))
     )
-    projects_url, indicators_url = projects.start(), indicators.start()
+    projects_url, indicators_url = projects.start().url, indicators.start().url
     seed(
         env={"PROJECTS_URL": projects_url, "INDICATORS_URL": indicators_url, "INTERNAL_TOKEN": INTERNAL_TOKEN}
     )
@@ -85,7 +85,7 @@ def _start_stack(tmp: Path) -> Stack:
     )
     ensure_admin(settings)
     gateway = LiveServer(create_gateway(settings))
-    stack = Stack(gateway.start(), projects_url, indicators_url, [projects, indicators, gateway])
+    stack = Stack(gateway.start().url, projects_url, indicators_url, [projects, indicators, gateway])
     stack.databases = [projects_db, indicators_db, gateway_db]
     admin = stack.client("admin")
     for username, role, counties in (("viewer", "viewer", []), ("heishan.manager", "manager", ["heishan"])):

@@ -23,8 +23,8 @@ from services.gateway.settings import GatewaySettings
 from services.projects.app import create_app as create_projects_app
 from services.projects.models import ProjectsModel
 from services.projects.settings import ProjectsSettings
-from tests.gateway.servers import UvicornThread, closed_url
-from tests.support import INTERNAL_TOKEN, MigratedDatabase, unavailable
+from tests.gateway.servers import closed_url
+from tests.support import INTERNAL_TOKEN, LiveServer, MigratedDatabase, unavailable
 from tests.support import REDIS_URL as SHARED_REDIS_URL
 
 #: the gateway tests use their own Redis database (the shared one's index minus one), so the
@@ -55,7 +55,7 @@ def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     redis_url = REDIS_URL if _redis_answers() else None
     projects_db = MigratedDatabase("projects", backend, tmp, ProjectsModel.metadata)
     servers = [
-        UvicornThread(
+        LiveServer(
             create_projects_app(
                 ProjectsSettings(
                     PROJECTS_DATABASE_URL=projects_db.url,
@@ -77,7 +77,7 @@ def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         indicators_db = MigratedDatabase("indicators", backend, tmp, IndicatorsModel.metadata)
         databases.append(indicators_db)
         servers.append(
-            UvicornThread(
+            LiveServer(
                 create_indicators_app(
                     IndicatorsSettings(
                         INDICATORS_DATABASE_URL=indicators_db.url,

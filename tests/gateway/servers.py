@@ -1,53 +1,21 @@
-"""Real servers for the gateway tests: services under uvicorn in threads, and tiny stub
-HTTP servers (slow, broken, or recording webhook receivers) on free local ports."""
+"""Stub servers for the gateway tests: tiny HTTP servers (slow, broken, or recording
+webhook receivers) on free local ports. The services themselves run as
+``tests.support.LiveServer``."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import uvicorn
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support import free_port
 
 
 def closed_url() -> str:
     """A local URL where nothing listens (connection refused)."""
     return f"http://127.0.0.1:{free_port()}"
-
-
-class UvicornThread:
-    """An ASGI app served by uvicorn on a free port, in a thread, lifespan on."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> UvicornThread:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"server on {self.url} did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 class Recorded:

@@ -17,7 +17,7 @@ import pytest
 from services.gateway.app import create_app
 from services.gateway.cli import ensure_admin
 from tests.gateway.conftest import ADMIN_PASSWORD, Gateway, Stack, flush_redis, gateway_settings
-from tests.gateway.servers import UvicornThread
+from tests.support import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT.parent / "shared" / "acceptance" / "contract_smoke.py"
@@ -30,7 +30,7 @@ def running_gateway(stack: Stack) -> Iterator[str]:
     flush_redis()
     settings = gateway_settings(stack, redis=True, PORTFOLIO_ADMIN_PASSWORD=ADMIN_PASSWORD)
     assert ensure_admin(settings) is None, "the password is set, so none is generated"
-    server = UvicornThread(create_app(settings)).start()
+    server = LiveServer(create_app(settings)).start()
     yield server.url
     server.stop()
 

@@ -63,5 +63,5 @@ def live_projects(projects_db: MigratedDatabase) -> Iterator[str]:
     from tests.support import LiveServer
 
     server = LiveServer(create_app(projects_settings(projects_db.url)))
-    yield server.start()
+    yield server.start().url
     server.stop()

@@ -27,7 +27,6 @@ from services.indicators.app import create_app as create_indicators
 from services.indicators.settings import IndicatorsSettings
 from services.projects.app import create_app as create_projects
 from services.projects.settings import ProjectsSettings
-from tests.gateway.servers import UvicornThread
 from tests.reliability.infra import (
     ADMIN_PASSWORD,
     JWT_SECRET,
@@ -38,7 +37,7 @@ from tests.reliability.infra import (
     migrate_all,
     sqlite_urls,
 )
-from tests.support import INTERNAL_TOKEN
+from tests.support import INTERNAL_TOKEN, LiveServer
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
@@ -160,7 +159,7 @@ class Live:
     urls: Urls
     redis_url: str
     gateway_app: Any
-    servers: list[UvicornThread] = field(default_factory=list)
+    servers: list[LiveServer] = field(default_factory=list)
     _headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def headers(self, role: str) -> dict[str, str]:
@@ -195,12 +194,12 @@ def start_live(data_dir: Path, redis_url: str, **gateway_overrides: Any) -> Live
     }
     servers = []
     if "PROJECTS_URL" not in gateway_overrides:
-        projects = UvicornThread(
+        projects = LiveServer(
             create_projects(ProjectsSettings(PROJECTS_DATABASE_URL=urls.projects_db, **common))
         )
         servers.append(projects.start())
         gateway_overrides["PROJECTS_URL"] = projects.url
-    indicators = UvicornThread(
+    indicators = LiveServer(
         create_indicators(IndicatorsSettings(INDICATORS_DATABASE_URL=urls.indicators_db, **common))
     ).start()
     servers.append(indicators)
@@ -221,7 +220,7 @@ def start_live(data_dir: Path, redis_url: str, **gateway_overrides: Any) -> Live
     settings = GatewaySettings(**values)
     ensure_admin(settings)
     app = create_gateway(settings)
-    gateway = UvicornThread(app).start()
+    gateway = LiveServer(app).start()
     servers.append(gateway)
     return Live(gateway.url, values["PROJECTS_URL"], indicators.url, urls, redis_url, app, servers)
 

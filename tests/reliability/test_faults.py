@@ -37,7 +37,7 @@ from services.gateway.settings import GatewaySettings
 from services.projects.app import create_app as create_projects
 from services.projects.models import OutboxEvent, Project
 from services.projects.settings import ProjectsSettings
-from tests.gateway.servers import StubServer, UvicornThread, closed_url
+from tests.gateway.servers import StubServer, closed_url
 from tests.reliability.conftest import Live, start_live, stop_live
 from tests.reliability.infra import (
     ADMIN_PASSWORD,
@@ -55,7 +55,7 @@ from tests.reliability.infra import (
     sqlite_urls,
     wait_until,
 )
-from tests.support import INTERNAL_TOKEN, caller_headers
+from tests.support import INTERNAL_TOKEN, LiveServer, caller_headers
 
 pytestmark = pytest.mark.slow
 
@@ -282,7 +282,7 @@ def test_postgres_restarted_under_load_services_recover_on_their_own(
     upgrade("projects", projects_db)
     upgrade("gateway", gateway_db)
     redis_url = own_redis.url(5)
-    projects = UvicornThread(
+    projects = LiveServer(
         create_projects(
             ProjectsSettings(
                 PROJECTS_DATABASE_URL=projects_db,
@@ -306,7 +306,7 @@ def test_postgres_restarted_under_load_services_recover_on_their_own(
         AUTH_CACHE_S=0,
     )
     ensure_admin(settings)
-    gateway = UvicornThread(create_gateway(settings)).start()
+    gateway = LiveServer(create_gateway(settings)).start()
     try:
         admin = login(gateway.url)
         created: dict[str, int] = {}

@@ -53,10 +53,9 @@ from services.projects.app import create_app as create_projects
 from services.projects.models import ProjectsModel
 from services.projects.settings import ProjectsSettings
 from tests.gateway.conftest import GatewayFactory
-from tests.gateway.servers import UvicornThread
 from tests.reliability.conftest import Live
 from tests.reliability.infra import ADMIN_PASSWORD, JWT_SECRET, project_body
-from tests.support import INTERNAL_TOKEN, MigratedDatabase, streamlit_server
+from tests.support import INTERNAL_TOKEN, LiveServer, MigratedDatabase, streamlit_server
 
 #: the gateway tests' factory of gateways (``make_gateway(redis=False, **settings)``), on the
 #: services of ``stack`` below
@@ -75,10 +74,10 @@ def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ga
     gateway_db = MigratedDatabase("gateway", backend, tmp, GatewayModel.metadata)
     databases = [projects_db, indicators_db, gateway_db]
     servers = [
-        UvicornThread(
+        LiveServer(
             create_projects(ProjectsSettings(PROJECTS_DATABASE_URL=projects_db.url, **common))
         ).start(),
-        UvicornThread(
+        LiveServer(
             create_indicators(IndicatorsSettings(INDICATORS_DATABASE_URL=indicators_db.url, **common))
         ).start(),
     ]
