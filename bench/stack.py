@@ -6,8 +6,9 @@ password) and an admin API key in the gateway's database, and starts the three s
 as real processes with ``portfolio serve <service> --port <free port> --workers N`` (the
 command a container runs), in production mode (``PORTFOLIO_ENV=production``: PostgreSQL,
 Redis, real secrets, JSON access logs), plus the P2 floor app (:mod:`bench.floor`) under
-uvicorn with the gateway's number of workers. The gateway's rate limit stays on (its
-Redis round trip is part of every request) with a limit no run reaches.
+uvicorn with the gateway's number of workers, and, with ``frontend=True``, the Streamlit
+frontend (``portfolio serve frontend``: P7 in a browser). The gateway's rate limit stays
+on (its Redis round trip is part of every request) with a limit no run reaches.
 
 Redis: the database of ``redis_url`` belongs to the run: it must be empty at the start
 (the run never empties a database holding someone else's keys), a key ``bench:lock``
@@ -92,6 +93,7 @@ class BenchStack:
     redis_url: str
     workers: int = 2
     log: Callable[[str], None] = print
+    frontend: bool = False  # also serve the Streamlit frontend (P7 in a browser)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     databases: dict[str, str] = field(default_factory=dict)  # service -> URL
     processes: dict[str, Process] = field(default_factory=dict)
@@ -118,7 +120,7 @@ class BenchStack:
             upgrade(service, self.databases[service])
         self.say(f"databases: {', '.join(make_url(u).database or '' for u in self.databases.values())}")
         self._create_admin()
-        ports = {name: free_port() for name in (*SERVICES, "floor")}
+        ports = {name: free_port() for name in (*SERVICES, "floor", "frontend")}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         env = self.environment(urls)
         for service in SERVICES:
@@ -127,8 +129,11 @@ class BenchStack:
         floor += ["--host", "127.0.0.1", "--port", str(ports["floor"]), "--workers", str(self.workers)]
         floor += ["--log-level", "warning", "--no-access-log"]
         self._spawn("floor", urls["floor"], floor, env)
+        if self.frontend:
+            self._spawn("frontend", urls["frontend"], self._serve_command("frontend", ports["frontend"]), env)
+        ready = {"floor": "/health", "frontend": "/_stcore/health"}
         for name, process in self.processes.items():
-            self._wait_ready(process, "/health" if name == "floor" else "/ready")
+            self._wait_ready(process, ready.get(name, "/ready"))
         plural = "s" if self.workers != 1 else ""
         workers = f"{self.workers} worker{plural} each for projects, gateway and the floor; indicators 1"
         self.say(f"services up ({workers}); logs in {self._logs}")
@@ -155,20 +160,11 @@ class BenchStack:
         return env
 
     def _serve_command(self, service: str, port: int) -> list[str]:
-        workers = 1 if service == "indicators" else self.workers
-        return [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "serve",
-            service,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ]
+        command = [sys.executable, "-m", "services.cli", "serve", service, "--host", "127.0.0.1"]
+        command += ["--port", str(port)]
+        if service != "frontend":  # Streamlit is one process
+            command += ["--workers", str(1 if service == "indicators" else self.workers)]
+        return command
 
     def _own_redis(self) -> None:
         """Take an empty Redis database for the run; never empty one that holds others' data."""

@@ -32,6 +32,7 @@ from types import FrameType
 from typing import Any
 
 from bench import report, scenarios
+from bench.browser import find_chromium
 from bench.report import Check
 from bench.stack import BenchStack
 from bench.wrk_runner import WrkResult, wrk_path, wrk_version
@@ -74,6 +75,7 @@ class Options:
     out: Path
     admin_url: str
     redis_url: str
+    chromium: str | None  # P7 in a browser too (None: the script run only)
 
     @classmethod
     def from_args(cls, args: Any) -> Options:
@@ -95,6 +97,7 @@ class Options:
             out=Path(args.out),
             admin_url=args.admin_url,
             redis_url=args.redis_url,
+            chromium=None if args.no_browser else find_chromium(),
         )
 
 
@@ -186,7 +189,13 @@ def run(options: Options, say: Callable[[str], None] = print) -> int:
     started = datetime.now(UTC)
     stamp = started.strftime("%Y-%m-%dT%H-%M-%SZ") + ("-smoke" if options.smoke else "")
     machine = {**report.machine(), "versions": versions}
-    stack = BenchStack(options.admin_url, options.redis_url, workers=options.workers, log=say)
+    stack = BenchStack(
+        options.admin_url,
+        options.redis_url,
+        workers=options.workers,
+        log=say,
+        frontend=bool(options.chromium),
+    )
     checks: list[Check] = []
     library: dict[str, Any] = {}
 
@@ -276,6 +285,15 @@ def _measure(
             runner, "the plan's data only", 2.0, options.overview_repeat, checks
         ),
     )
+    if options.chromium:
+        guarded(
+            "P7",
+            checks,
+            say,
+            lambda: scenarios.overview_in_browser(
+                runner, "the plan's data only", 2.0, options.overview_repeat, checks
+            ),
+        )
     loader = Loader(stack.databases["projects"])
     curve: list[tuple[int, WrkResult]] = []
     library["load_seconds"] = {}
@@ -305,6 +323,13 @@ def _measure(
         say,
         lambda: scenarios.overview_render(runner, size, 3.0, options.overview_repeat, checks),
     )
+    if options.chromium:
+        guarded(
+            "P7",
+            checks,
+            say,
+            lambda: scenarios.overview_in_browser(runner, size, 3.0, options.overview_repeat, checks),
+        )
     stack.refresh_lock()
     seconds_per_row = loader.seconds / max(1, loader.loaded)
     guarded(

@@ -73,6 +73,11 @@ def register(subparsers: Any) -> None:
     )
     bench.add_argument("--import-rows", type=int, help="rows of the P6 import (default 100,000; smoke 2,000)")
     bench.add_argument("--smoke", action="store_true", help="a small, quick run (keeps the tool working)")
+    bench.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="P7 as the script run only, not also in headless Chromium (measured when Chromium is installed)",
+    )
     bench.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     bench.add_argument(
         "--admin-url", default=DEFAULT_ADMIN_URL, help="PostgreSQL server for scratch databases"

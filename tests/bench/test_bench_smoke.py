@@ -86,3 +86,25 @@ def test_the_report_names_the_machine_the_commit_and_the_library(smoke_results: 
     assert isinstance(git, dict) and "commit" in git
     assert isinstance(library, dict) and library["synthetic_projects"] == 2_000
     assert library["plan_projects"] > 0
+
+
+def test_p7_is_measured_in_a_browser_when_chromium_is_installed(smoke_results: dict[str, object]) -> None:
+    """With Chromium on the machine, P7 is also measured as a person sees it: for each
+    library size a returning browser and a first visit, each beside its floor."""
+    from bench.browser import find_chromium
+
+    if find_chromium() is None:
+        if os.environ.get("PORTFOLIO_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is not installed and PORTFOLIO_REQUIRE_BROWSER=1")
+        pytest.skip("chromium is not installed: P7 is the script run only")
+    results = smoke_results["results"]
+    assert isinstance(results, list)
+    in_browser = [row for row in results if row["scenario"] == "P7" and "Chromium" in row["check"]]
+    firsts = [row for row in results if row["scenario"] == "P7" and "first visit" in row["check"]]
+    assert len(in_browser) == 2 and len(firsts) == 2, [row["check"] for row in results]
+    for row in in_browser + firsts:
+        details = row["details"]
+        assert details["cold_s"] and details["warm_s"] and details["first_visit_s"] > 0, row
+    # the KPI read off the drawn page: the plan's projects, then the plan's and the synthetic ones
+    shown = [int(row["details"]["projects"].replace(",", "")) for row in in_browser]
+    assert shown[1] - shown[0] == 2_000, shown

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.frontend.cdp import Browser, find_chromium
+from bench.browser import IDLE, LOGIN_BUTTON, OVERVIEW_DRAWN, Browser, fill_login, find_chromium
 from tests.frontend.conftest import PASSWORDS, ROOT, Stack
 from tests.support import streamlit_server
 
@@ -63,9 +63,6 @@ def browser(chromium: str) -> Iterator[Browser]:
     opened.close()
 
 
-IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
-
-
 def text_of(selector: str) -> str:
     return f"Array.from(document.querySelectorAll({json.dumps(selector)})).map(e => e.innerText).join('\\n')"
 
@@ -76,23 +73,11 @@ def wait_idle(browser: Browser, condition: str, timeout: float = 60) -> None:
     browser.wait_for(f"({condition}) && {IDLE}", timeout=timeout)
 
 
-def log_in(browser: Browser, url: str) -> None:
-    browser.navigate(url)
-    browser.wait_for("document.querySelector('input[type=\"password\"]')", timeout=60)
-    browser.type_into('input[aria-label="用户名"]', "admin")
-    browser.type_into('input[type="password"]', PASSWORDS["admin"])
-    browser.click('[data-testid="stFormSubmitButton"] button')
-
-
 def test_overview_and_projects_in_a_browser(browser: Browser, frontend_url: str) -> None:
     started = time.monotonic()
-    log_in(browser, frontend_url)
-    plotted = "document.querySelectorAll('.js-plotly-plot').length >= 5"
-    map_drawn = "document.querySelector('.js-plotly-plot canvas.maplibregl-canvas, .js-plotly-plot canvas')"
-    wait_idle(
-        browser,
-        f"document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4 && {plotted} && {map_drawn}",
-    )
+    fill_login(browser, frontend_url, "admin", PASSWORDS["admin"])
+    browser.click(LOGIN_BUTTON)
+    wait_idle(browser, OVERVIEW_DRAWN)
     assert time.monotonic() - started < 30
     page = browser.evaluate(text_of("[data-testid=stMain]"))
     assert "总览" in page and "总投资" in page and "亿元" in page

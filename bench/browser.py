@@ -1,5 +1,7 @@
-"""A small Chrome DevTools Protocol client for the browser test: start headless Chromium,
-navigate, evaluate JavaScript, take screenshots. Only the ``websockets`` package."""
+"""A small Chrome DevTools Protocol client: start headless Chromium, navigate, evaluate
+JavaScript, type, click, take screenshots. Only the ``websockets`` package. Used by the
+browser test (``tests/frontend/test_browser.py``) and the bench's P7 in a browser
+(:mod:`bench.frontend_overview`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,21 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+#: Streamlit is idle: no script run going on (its "running" widget is gone)
+IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+#: the overview page drawn in full: its KPIs, every chart drawn (Plotly's SVG in each, the
+#: county map's canvas), and Streamlit idle
+OVERVIEW_DRAWN = (
+    "(() => { const main = document.querySelector('[data-testid=stMain]');"
+    f" if (!main || !({IDLE})) return false;"
+    " const plots = Array.from(main.querySelectorAll('.js-plotly-plot'));"
+    " return main.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4 && plots.length >= 5"
+    " && plots.every(p => p.querySelector('.main-svg'))"
+    " && !!main.querySelector('.js-plotly-plot canvas'); })()"
+)
+#: the login form's button
+LOGIN_BUTTON = '[data-testid="stFormSubmitButton"] button'
 
 
 def find_chromium() -> str | None:
@@ -105,8 +122,10 @@ class Browser:
     def navigate(self, url: str) -> None:
         self.send("Page.navigate", url=url)
 
-    def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+    def evaluate(self, expression: str, timeout: float = 30) -> Any:
+        result = self.send(
+            "Runtime.evaluate", timeout=timeout, expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"javascript failed: {result['exceptionDetails'].get('text')}")
         return result.get("result", {}).get("value")
@@ -124,6 +143,25 @@ class Browser:
                 return value
             time.sleep(interval)
         raise TimeoutError(f"timed out waiting for: {expression}")
+
+    def now_ms(self) -> float:
+        """The page's clock: ``performance.now()``, in ms."""
+        return float(self.evaluate("performance.now()"))
+
+    def ms_when(self, condition: str, timeout: float = 120, interval_ms: int = 10) -> float:
+        """The page's clock when the JavaScript ``condition`` first holds. It is checked
+        inside the page every ``interval_ms`` (no DevTools round trip per check, so the
+        time is the page's, not the polling's)."""
+        expression = (
+            "new Promise((resolve, reject) => {"
+            f" const end = performance.now() + {timeout * 1000:.0f};"
+            " (function check() { let ok = false;"
+            f" try {{ ok = !!({condition}); }} catch (e) {{}}"
+            " if (ok) resolve(performance.now());"
+            " else if (performance.now() > end) reject(new Error('timed out'));"
+            f" else setTimeout(check, {interval_ms}); }})(); }})"
+        )
+        return float(self.evaluate(expression, timeout=timeout + 10))
 
     def screenshot(self, path: Path, full_page: bool = True, max_height: int = 7000) -> None:
         """A PNG of the page; ``full_page`` grows the viewport to the app's scroll height
@@ -193,3 +231,12 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def fill_login(browser: Browser, url: str, username: str, password: str) -> None:
+    """Open the app at ``url`` (a new Streamlit session) and type the credentials into the
+    login form, as a person would; the caller clicks ``LOGIN_BUTTON``."""
+    browser.navigate(url)
+    browser.wait_for("document.querySelector('input[type=\"password\"]')", timeout=60)
+    browser.type_into('input[aria-label="用户名"]', username)
+    browser.type_into('input[type="password"]', password)
