@@ -75,13 +75,7 @@ class Browser:
         self.events: list[dict[str, Any]] = []
         self.send("Page.enable")
         self.send("Runtime.enable")
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=width,
-            height=height,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
+        self.resize(width, height)
 
     def _devtools_port(self) -> int:
         assert self.process.stderr is not None
