@@ -6,13 +6,16 @@ browser test (``tests/frontend/test_browser.py``) and the bench's P7 in a browse
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -68,14 +71,23 @@ class Browser:
             "about:blank",
         ]
         self.width, self.height = width, height
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.port = self._devtools_port()
-        self.ws = self._page_socket()
+        # a process group of its own: closing stops the renderers and helpers too
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
-        self.send("Page.enable")
-        self.send("Runtime.enable")
-        self.resize(width, height)
+        try:
+            self.port = self._devtools_port()
+            # read what Chromium writes later, so that a full pipe never blocks it
+            threading.Thread(target=self._drain_stderr, daemon=True).start()
+            self.ws = self._page_socket()
+            self.send("Page.enable")
+            self.send("Runtime.enable")
+            self.resize(width, height)
+        except BaseException:
+            self._stop()
+            raise
 
     def _devtools_port(self) -> int:
         assert self.process.stderr is not None
@@ -215,16 +227,28 @@ class Browser:
                 )
         return errors
 
+    def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for _line in self.process.stderr:
+            pass
+
     def close(self) -> None:
         try:
             self.ws.close()
         finally:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-            shutil.rmtree(self.profile, ignore_errors=True)
+            self._stop()
+
+    def _stop(self) -> None:
+        """Chromium's whole process group: SIGTERM, up to 10 s, then SIGKILL; its profile."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the group is left
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def fill_login(browser: Browser, url: str, username: str, password: str) -> None:
