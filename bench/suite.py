@@ -285,7 +285,7 @@ def _measure(
             runner, "the plan's data only", 2.0, options.overview_repeat, checks
         ),
     )
-    if options.chromium:
+    if options.chromium and not options.smoke:  # smoke: in the browser at the largest library only
         guarded(
             "P7",
             checks,
