@@ -85,7 +85,7 @@ def render(at: Any) -> float:
 def in_browser(
     frontend_url: str, username: str, password: str, repeat: int, redis_url: str | None
 ) -> dict[str, Any]:
-    from bench.browser import LOGIN_BUTTON, OVERVIEW_DRAWN, Browser, fill_login, find_chromium
+    from bench.browser import IDLE, LOGIN_BUTTON, OVERVIEW_DRAWN, Browser, fill_login, find_chromium
 
     chromium = find_chromium()
     if chromium is None:
@@ -108,7 +108,7 @@ def in_browser(
                 continue
             cold.append(seconds)
             browser.click('[data-testid="stSidebarNav"] a[href$="/import-export"]')
-            browser.ms_when(f"{leave} && !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+            browser.ms_when(f"{leave} && {IDLE}")
             started = browser.now_ms()
             browser.click(
                 f'[data-testid="stSidebarNav"] a[href="{frontend_url.rstrip("/")}/"]'
