@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -38,6 +39,8 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     deferred transaction that reads and then writes fails at once when another writer
     committed in between, instead of waiting its turn."""
     url = normalise_url(url)
+    # JSON columns read with orjson: the standard library's parser was a tenth of a list page
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":

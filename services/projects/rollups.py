@@ -90,6 +90,25 @@ def choose_source(session: Session, by: list[str], filters: ProjectFilters) -> S
     return "wide" if answerable_from_wide(by, filters) else "cells"
 
 
+def _from_wide(
+    session: Session, by: list[str], filters: ProjectFilters, *, checked: bool
+) -> list[Any] | None:
+    """The answer rows from ``rollup_county_sector``. ``checked``: None when the table cannot
+    answer these filters, or while a project is stale (the rows must answer then). The stale
+    check rides along as the statement's last column (one round trip, not two); an empty
+    answer asks it on its own."""
+    if checked and not (filters.cells_know() and answerable_from_wide(by, filters)):
+        return None
+    records = session.connection().execute(_wide_query(by, filters, _statuses(filters))).all()
+    if checked and (records[0][-1] is not None if records else aggregates.any_stale(session)):
+        return None
+    return (
+        _group(by, _wide_records(by, filters, records))
+        if "status" in by
+        else _wide_rows(by, filters, records)
+    )
+
+
 def _statuses(filters: ProjectFilters) -> list[str]:
     return [s for s in STATUS_ORDER if not filters.status or s in filters.status]
 
@@ -123,20 +142,22 @@ def _wide_statement(
         across = ("member_rows", "total_investment_wan", "completed_investment_wan", "over_budget")
         columns = [reduce(operator.add, (column(m, s) for s in statuses)) for m in across]
         columns += [column("project_count", s) for s in statuses]
+    stale = aggregates.first_stale()  # the last column: see _wide_result
     if {d for d in by if d != "status"} == {"county", "sector"}:  # the table's own rows
-        return select(*keys, *columns).where(*clauses)
-    return select(*keys, *(cast(func.sum(c), BigInteger) for c in columns)).where(*clauses).group_by(*keys)
+        return select(*keys, *columns, stale).where(*clauses)
+    sums = (cast(func.sum(c), BigInteger) for c in columns)
+    return select(*keys, *sums, stale).where(*clauses).group_by(*keys)
 
 
-def _wide_records(session: Session, by: list[str], filters: ProjectFilters) -> Iterator[Record]:
+def _wide_records(by: list[str], filters: ProjectFilters, result: Sequence[Any]) -> Iterator[Record]:
     """The wide rows turned into the records the cells give: (keys…, status, measures)."""
     statuses = _statuses(filters)
     width = len(aggregates.MEASURES)
     plain = [d for d in by if d != "status"]
     status_at = by.index("status") if "status" in by else None
-    for record in session.connection().execute(_wide_query(by, filters, statuses)).all():
+    for record in result:
         keys = tuple(record[: len(plain)])
-        values = record[len(plain) :]
+        values = record[len(plain) : -1]
         for i, status in enumerate(statuses):
             members, count_, total, done, over_ = values[i * width : (i + 1) * width]
             if members:
@@ -193,12 +214,9 @@ def rollup(
     session: Session, by: list[str], filters: ProjectFilters, *, source: Source | None = None
 ) -> dict[str, Any]:
     filters.validate()
-    source = source or choose_source(session, by, filters)
-    if source == "wide" and "status" not in by:
-        rows = _wide_rows(session, by, filters)
-    elif source == "wide":
-        rows = _group(by, _wide_records(session, by, filters))
-    else:
+    rows = _from_wide(session, by, filters, checked=source is None) if source in (None, "wide") else None
+    if rows is None:
+        source = source or choose_source(session, by, filters)
         query = _cells_query(by, filters) if source == "cells" else _rows_query(by, filters)
         # Core, not the ORM: plain tuples, no per-row entity machinery
         result = session.connection().execute(query).all()
@@ -223,15 +241,15 @@ def _group(by: list[str], records: Iterable[Record]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _wide_rows(session: Session, by: list[str], filters: ProjectFilters) -> list[dict[str, Any]]:
+def _wide_rows(by: list[str], filters: ProjectFilters, result: Sequence[Any]) -> list[dict[str, Any]]:
     """Without status in the grouping, a wide record is a whole answer row (one dict built
     per row: this loop is most of a rollup's time in Python)."""
     statuses = _statuses(filters)
     zeros = dict.fromkeys(STATUS_ORDER, 0)
     keys = len(by)
     rows = []
-    for record in session.connection().execute(_wide_query(by, filters, statuses)).all():
-        members, total, done, over, *counts = record[keys:]
+    for record in result:
+        members, total, done, over, *counts = record[keys:-1]
         if not members:  # no member in these statuses: no row, as with the cells
             continue
         row = dict(zip(by, record, strict=False))

@@ -64,12 +64,15 @@ Filters = Annotated[service.ProjectFilters, Depends(list_filters)]
 
 
 def project_read(project: Project, principal: Principal, parent_code: str | None = None) -> dict[str, Any]:
-    data = project.model_dump()
-    data.pop("deleted_at", None)
+    return shown_read(service.shown(project), principal, parent_code)
+
+
+def shown_read(data: dict[str, Any], principal: Principal, parent_code: str | None) -> dict[str, Any]:
+    """A project's answer: its shown columns (:data:`service.SHOWN_COLUMNS`), completed in place."""
     data.update(
-        over_budget=service.is_over_budget(project),
+        over_budget=service.is_over_budget(data),
         parent_code=parent_code,
-        **service.caller_view(project, principal),
+        **service.caller_view(data, principal),
     )
     return data
 
@@ -77,7 +80,7 @@ def project_read(project: Project, principal: Principal, parent_code: str | None
 def _project_response(
     session: Session, project: Project, principal: Principal, status_code: int = 200
 ) -> JSONBytes:
-    parent = service.parent_codes(session, [project]).get(project.parent_id or 0)
+    parent = service.parent_codes(session, [project.parent_id]).get(project.parent_id or 0)
     return JSONBytes(
         project_read(project, principal, parent),
         status_code=status_code,
@@ -153,8 +156,8 @@ def list_projects(
     ] = None,
 ) -> Response:
     rows, next_cursor, total = service.list_projects(session, filters, sort=sort, limit=limit, cursor=cursor)
-    parents = service.parent_codes(session, rows)
-    items = [project_read(p, principal, parents.get(p.parent_id or 0)) for p in rows]
+    parents = service.parent_codes(session, (row["parent_id"] for row in rows))
+    items = [shown_read(row, principal, parents.get(row["parent_id"] or 0)) for row in rows]
     return JSONBytes({"items": items, "next_cursor": next_cursor, "total": total})
 
 

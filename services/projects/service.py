@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -92,16 +93,26 @@ def pk(project: Project) -> int:
     return project.id
 
 
-def is_over_budget(project: Project) -> bool:
-    return project.completed_investment_wan > project.total_investment_wan
+#: a project's columns as the API shows them (all but ``deleted_at``): a list page reads these
+#: as plain rows, not entities (51 ORM entities and their ``model_dump`` cost 2 ms a page)
+SHOWN_COLUMNS = tuple(c for c in Project.__table__.c if c.name != "deleted_at")  # type: ignore[attr-defined]
 
 
-def caller_view(project: Project, principal: Principal) -> dict[str, Any]:
+def shown(project: Project) -> dict[str, Any]:
+    """The entity as :data:`SHOWN_COLUMNS` read it."""
+    return project.model_dump(exclude={"deleted_at"})
+
+
+def is_over_budget(project: Mapping[str, Any]) -> bool:
+    return bool(project["completed_investment_wan"] > project["total_investment_wan"])
+
+
+def caller_view(project: Mapping[str, Any], principal: Principal) -> dict[str, Any]:
     """What the caller may do with this project: ``can_edit`` and ``allowed_transitions``."""
-    can_edit = principal.may_write_county(project.county)
+    can_edit = principal.may_write_county(project["county"])
     return {
         "can_edit": can_edit,
-        "allowed_transitions": reference.allowed_transitions(project.status) if can_edit else [],
+        "allowed_transitions": reference.allowed_transitions(project["status"]) if can_edit else [],
     }
 
 
@@ -138,8 +149,8 @@ def get_by_code(session: Session, code: str) -> Project | None:
     return session.scalars(select(Project).where(col(Project.code) == code)).first()
 
 
-def parent_codes(session: Session, projects: list[Project]) -> dict[int, str]:
-    ids = {p.parent_id for p in projects if p.parent_id}
+def parent_codes(session: Session, parent_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = {i for i in parent_ids if i}
     if not ids:
         return {}
     return dict(
@@ -336,15 +347,16 @@ def _cells_count(key: tuple[Any, ...]) -> Any:
 
 def list_projects(
     session: Session, filters: ProjectFilters, *, sort: str | None, limit: int, cursor: str | None
-) -> tuple[list[Project], str | None, int]:
-    """One page of the library in a stable order (the sort key, then id). The cursor is the
-    last row's key, so pages stay correct when rows are inserted meanwhile."""
+) -> tuple[list[dict[str, Any]], str | None, int]:
+    """One page of the library in a stable order (the sort key, then id), each project as
+    :data:`SHOWN_COLUMNS` (a dict). The cursor is the last row's key, so pages stay correct
+    when rows are inserted meanwhile."""
     filters.validate()
     sort_key, descending = _parse_sort(sort)
     column = getattr(Project, sort_key)
     clauses = filters.clauses()
     total = count_projects(session, filters)
-    query = select(Project).where(*clauses)
+    query = select(*SHOWN_COLUMNS).where(*clauses)
     if cursor:
         value, last_id = _decode_cursor(cursor, sort_key)
         if sort_key == "id":
@@ -359,12 +371,13 @@ def list_projects(
     order = [column.desc(), col(Project.id).desc()] if descending else [column.asc(), col(Project.id).asc()]
     if sort_key == "id":
         order = order[:1]
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    result = session.connection().execute(query.order_by(*order).limit(limit + 1))
+    rows = [row._asdict() for row in result]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode_cursor(sort_key, getattr(last, sort_key), pk(last))
+        next_cursor = _encode_cursor(sort_key, last[sort_key], last["id"])
     return rows, next_cursor, total
 
 
