@@ -64,16 +64,13 @@ Filters = Annotated[service.ProjectFilters, Depends(list_filters)]
 
 
 def project_read(project: Project, principal: Principal, parent_code: str | None = None) -> dict[str, Any]:
-    return shown_read(service.shown(project), principal, parent_code)
+    return shown_read({**service.shown(project), "parent_code": parent_code}, principal)
 
 
-def shown_read(data: dict[str, Any], principal: Principal, parent_code: str | None) -> dict[str, Any]:
-    """A project's answer: its shown columns (:data:`service.SHOWN_COLUMNS`), completed in place."""
-    data.update(
-        over_budget=service.is_over_budget(data),
-        parent_code=parent_code,
-        **service.caller_view(data, principal),
-    )
+def shown_read(data: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """A project's answer: its shown columns (:data:`service.SHOWN_COLUMNS`) and
+    ``parent_code``, completed in place for the caller."""
+    data.update(over_budget=service.is_over_budget(data), **service.caller_view(data, principal))
     return data
 
 
@@ -156,8 +153,7 @@ def list_projects(
     ] = None,
 ) -> Response:
     rows, next_cursor, total = service.list_projects(session, filters, sort=sort, limit=limit, cursor=cursor)
-    parents = service.parent_codes(session, (row["parent_id"] for row in rows))
-    items = [shown_read(row, principal, parents.get(row["parent_id"] or 0)) for row in rows]
+    items = [shown_read(row, principal) for row in rows]
     return JSONBytes({"items": items, "next_cursor": next_cursor, "total": total})
 
 

@@ -328,35 +328,45 @@ def count_projects(session: Session, filters: ProjectFilters) -> int:
     are the cells' ``project_count`` (a few hundred cells) and the sub-projects, few, are
     counted through the ``parent_id`` index: exact, and flat in the library's size."""
     if filters.cells_know():  # one round trip: is a project stale, the cells' count, the sub-projects
-        stale, total = session.connection().execute(_cells_count(filters.cells_key())).one()
+        stale, total = session.connection().execute(select(*_cells_count(filters.cells_key()))).one()
         if stale is None:
             return int(total)
     return session.scalar(select(func.count()).select_from(Project).where(*filters.clauses())) or 0
 
 
 @lru_cache(maxsize=512)
-def _cells_count(key: tuple[Any, ...]) -> Any:
-    """``count_projects``'s statement for the filters of ``key``, built once (building it
-    cost as much as running it)."""
+def _cells_count(key: tuple[Any, ...]) -> tuple[Any, Any]:
+    """``count_projects``'s two scalar subqueries for the filters of ``key``: the id of a
+    stale project (NULL: none) and the count from the cells. Built once (building them cost
+    as much as running them)."""
     filters = ProjectFilters.from_cells_key(key)
     children = select(func.count()).select_from(Project)
     children = children.where(col(Project.parent_id).is_not(None), *filters.clauses())
     top_level = aggregates.top_level_count(filters.cell_clauses())
-    return select(aggregates.first_stale(), top_level + children.scalar_subquery())
+    return aggregates.first_stale(), top_level + children.scalar_subquery()
+
+
+PARENT = Project.__table__.alias("parent")  # type: ignore[attr-defined]
+#: a page: the shown columns and the parent's code, through the parent's primary key
+_PAGE = Project.__table__.outerjoin(PARENT, PARENT.c.id == col(Project.parent_id))  # type: ignore[attr-defined]
 
 
 def list_projects(
     session: Session, filters: ProjectFilters, *, sort: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None, int]:
     """One page of the library in a stable order (the sort key, then id), each project as
-    :data:`SHOWN_COLUMNS` (a dict). The cursor is the last row's key, so pages stay correct
-    when rows are inserted meanwhile."""
+    :data:`SHOWN_COLUMNS` and ``parent_code`` (a dict). The cursor is the last row's key,
+    so pages stay correct when rows are inserted meanwhile.
+
+    One round trip: the page carries its parent codes and, when the cells can count, the
+    total (:func:`count_projects`'s subqueries, run once by PostgreSQL for the statement).
+    An empty page, or a stale project, counts on its own."""
     filters.validate()
     sort_key, descending = _parse_sort(sort)
     column = getattr(Project, sort_key)
-    clauses = filters.clauses()
-    total = count_projects(session, filters)
-    query = select(*SHOWN_COLUMNS).where(*clauses)
+    counted = _cells_count(filters.cells_key()) if filters.cells_know() else ()
+    query = select(*SHOWN_COLUMNS, PARENT.c.code.label("parent_code"), *counted)
+    query = query.select_from(_PAGE).where(*filters.clauses())
     if cursor:
         value, last_id = _decode_cursor(cursor, sort_key)
         if sort_key == "id":
@@ -372,7 +382,13 @@ def list_projects(
     if sort_key == "id":
         order = order[:1]
     result = session.connection().execute(query.order_by(*order).limit(limit + 1))
-    rows = [row._asdict() for row in result]
+    names = list(result.keys())[: len(SHOWN_COLUMNS) + 1]
+    records = result.all()
+    if counted and records and records[0][-2] is None:  # no project stale: the cells' count
+        total = int(records[0][-1])
+    else:
+        total = count_projects(session, filters)
+    rows = [dict(zip(names, record, strict=False)) for record in records]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -180,6 +180,24 @@ def test_pages_by_cursor_survive_inserts_between_pages(client: TestClient) -> No
         seen += [p["total_investment_wan"] for p in page["items"]]
         cursor = page["next_cursor"]
     assert seen == [700, 600, 500, 400, 300, 200, 100, 50]
+    assert page["total"] == 9  # the last page's total, counted with the page
+
+
+def test_a_page_past_the_end_is_empty_and_still_counts(client: TestClient) -> None:
+    """The total rides on the page's rows; a page with no row counts on its own."""
+    for i in range(3):
+        new_project(client, county="yixian", total_investment_wan=100 * (i + 1))
+    new_project(client, county="heishan", total_investment_wan=5)
+    first = client.get("/api/v1/projects", params={"county": "yixian", "limit": 3}).json()
+    assert first["total"] == 3 and first["next_cursor"] is None
+    last_id = first["items"][-1]["id"]
+    two = client.get("/api/v1/projects", params={"county": "yixian", "limit": 2}).json()
+    third = client.get(f"/api/v1/projects/{last_id}")
+    gone = client.delete(f"/api/v1/projects/{last_id}", headers={"If-Match": third.headers["etag"]})
+    assert gone.status_code in (200, 204), gone.text
+    page = client.get("/api/v1/projects", params={"county": "yixian", "cursor": two["next_cursor"]})
+    assert page.status_code == 200, page.text
+    assert page.json() == {"items": [], "next_cursor": None, "total": 2}
 
 
 def test_cursor_of_another_sort_is_refused(client: TestClient) -> None:
@@ -203,6 +221,8 @@ def test_parent_code_links_a_programme_part(client: TestClient) -> None:
     parent = new_project(client, code="PRG-1", total_investment_wan=300000)
     child = new_project(client, code="PRG-1-A", parent_code="PRG-1", total_investment_wan=120000)
     assert child["parent_id"] == parent["id"] and child["parent_code"] == "PRG-1"
+    listed = {p["code"]: p["parent_code"] for p in client.get("/api/v1/projects").json()["items"]}
+    assert listed == {"PRG-1": None, "PRG-1-A": "PRG-1"}  # a page carries its parents' codes
     missing = client.post(
         "/api/v1/projects",
         headers=ADMIN,
