@@ -93,10 +93,10 @@ def choose_source(session: Session, by: list[str], filters: ProjectFilters) -> S
 def _from_wide(
     session: Session, by: list[str], filters: ProjectFilters, *, checked: bool
 ) -> list[Any] | None:
-    """The answer rows from ``rollup_county_sector``. ``checked``: None when the table cannot
-    answer these filters, or while a project is stale (the rows must answer then). The stale
-    check rides along as the statement's last column (one round trip, not two); an empty
-    answer asks it on its own."""
+    """The answer rows from ``rollup_county_sector``. With ``checked`` (the source is not
+    forced), None when the table cannot answer these filters or while a project is stale:
+    then another source must answer. The stale check rides along as the statement's last
+    column (one round trip, not two); an empty answer asks it on its own."""
     if checked and not (filters.cells_know() and answerable_from_wide(by, filters)):
         return None
     records = session.connection().execute(_wide_query(by, filters, _statuses(filters))).all()
@@ -142,7 +142,7 @@ def _wide_statement(
         across = ("member_rows", "total_investment_wan", "completed_investment_wan", "over_budget")
         columns = [reduce(operator.add, (column(m, s) for s in statuses)) for m in across]
         columns += [column("project_count", s) for s in statuses]
-    stale = aggregates.first_stale()  # the last column: see _wide_result
+    stale = aggregates.first_stale()  # the last column: see _from_wide
     if {d for d in by if d != "status"} == {"county", "sector"}:  # the table's own rows
         return select(*keys, *columns, stale).where(*clauses)
     sums = (cast(func.sum(c), BigInteger) for c in columns)
