@@ -9,8 +9,8 @@ Rules:
   ``over_budget``) of its managing county. The answer says ``"split": "shares"``.
 - ``totals`` is the sum of the rows, so rows always add up to it, whatever the grouping.
 - ``completion_rate`` = completed / total investment (0 when the total is 0), 4 decimals.
-- Sources, all exact (:func:`choose_source`; a test checks that the three give the same
-  numbers after random writes), from the smallest that can answer:
+- Sources, all exact (:func:`rollup` picks one; a test checks that the three give the
+  same numbers after random writes), from the smallest that can answer:
   ``wide``: ``rollup_county_sector``, one row per county and sector with the statuses side
   by side (a few hundred rows whatever the library's size), for any grouping and the
   sector, sector group and status filters; ``cells``: the ``rollup_cell`` aggregates
@@ -83,11 +83,13 @@ def answerable_from_wide(by: list[str], filters: ProjectFilters) -> bool:
     return "start_year" not in by and not filters.county and filters.start_year is None
 
 
-def choose_source(session: Session, by: list[str], filters: ProjectFilters) -> Source:
-    # stale projects exist only while a release that predates the cells is still writing
+def _cells_or_rows(session: Session, filters: ProjectFilters) -> Source:
+    """The source when ``rollup_county_sector`` did not answer: the cells, unless the
+    filters need the projects themselves or a project is stale (stale projects exist only
+    while a release that predates the cells is still writing)."""
     if not filters.cells_know() or aggregates.any_stale(session):
         return "rows"
-    return "wide" if answerable_from_wide(by, filters) else "cells"
+    return "cells"
 
 
 def _from_wide(
@@ -216,7 +218,7 @@ def rollup(
     filters.validate()
     rows = _from_wide(session, by, filters, checked=source is None) if source in (None, "wide") else None
     if rows is None:
-        source = source or choose_source(session, by, filters)
+        source = source or _cells_or_rows(session, filters)
         query = _cells_query(by, filters) if source == "cells" else _rows_query(by, filters)
         # Core, not the ORM: plain tuples, no per-row entity machinery
         result = session.connection().execute(query).all()
