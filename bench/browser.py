@@ -28,17 +28,22 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 #: Streamlit is idle: no script run going on (its "running" widget is gone)
 IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
 #: the overview page drawn in full: its KPIs, every chart drawn (Plotly's SVG in each, the
-#: county map's canvas), and Streamlit idle
+#: county map's filled shapes), and Streamlit idle
 OVERVIEW_DRAWN = (
     "(() => { const main = document.querySelector('[data-testid=stMain]');"
     f" if (!main || !({IDLE})) return false;"
     " const plots = Array.from(main.querySelectorAll('.js-plotly-plot'));"
     " return main.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4 && plots.length >= 5"
     " && plots.every(p => p.querySelector('.main-svg'))"
-    " && !!main.querySelector('.js-plotly-plot canvas'); })()"
+    " && !!main.querySelector('.js-plotly-plot path.js-fill'); })()"
 )
 #: the login form's button
 LOGIN_BUTTON = '[data-testid="stFormSubmitButton"] button'
+#: the login page's hidden chart drawn (``frontend.shell.warm_up_browser``): the chart code is loaded
+WARM_UP_DRAWN = "!!document.querySelector('.st-key-warm_up .js-plotly-plot .main-svg')"
+#: seconds between the login form filled in by the bench (at once) and its click on 登录: what
+#: a person's typing of a user name and a password takes at the least
+TYPING_S = 2.0
 
 
 def find_chromium() -> str | None:

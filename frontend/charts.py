@@ -1,16 +1,19 @@
 """Plotly figures of the frontend; pure functions of the API's answers (no Streamlit here).
 
-The county map works without internet: ``Choroplethmap`` (MapLibre) on the empty
-``white-bg`` style has no tile or style source to fetch. (``go.Choropleth`` on a ``geo``
-subplot was tried and rejected: plotly.js fetches a world topojson from its CDN for it even
-with the base map hidden, and draws nothing offline.) Map text labels would need glyphs
-from the network, so county names are in the hover and in the table beside the map; the
-two new areas (points in ``counties.geojson``) are circle markers on the same colour scale.
+The county map works without internet and without WebGL: the counties' outlines from
+``counties.geojson`` as filled SVG shapes on plain lon/lat axes, named on the map, the two
+new areas (points in the file) as ringed markers on the same colour scale. Two map types
+were tried before: ``go.Choropleth`` on a ``geo`` subplot fetches a world topojson from
+plotly's CDN even with the base map hidden, and draws nothing offline; ``Choroplethmap``
+(MapLibre on the empty ``white-bg`` style) works offline but needs WebGL (software-rendered
+on a machine without a GPU) and can draw no text without fetching glyphs, so the names were
+only in the hover. The overview draws as fast with either (measured side by side).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from frontend.format import (
     PROGRESS_ORDER,
@@ -32,8 +36,9 @@ from frontend.i18n import t
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTIES_GEOJSON = ROOT / "data" / "jinzhou-14th-fyp" / "counties.geojson"
-MAP_CENTER = {"lon": 121.65, "lat": 41.45}
-MAP_ZOOM = 7.2
+#: the two small city districts, side by side: their names sit outside, on a line (pixels)
+LEADER_LINES = {"guta": (-45, -28), "linghe": (55, 8)}
+MAP_LAT = 41.45  # the middle of the city: where the map keeps distances true
 METRICS = ("investment", "completion_rate", "count")
 FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
 GROUP_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
@@ -83,8 +88,25 @@ def hover_lines(name: str, row: dict[str, Any], lang: str) -> str:
     )
 
 
+def outline(geometry: dict[str, Any]) -> tuple[list[float | None], list[float | None]]:
+    """A Polygon's or MultiPolygon's outer rings as one line, ``None`` between the rings
+    (how a ``fill="toself"`` scatter draws several shapes in one trace)."""
+    shapes = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    lons: list[float | None] = []
+    lats: list[float | None] = []
+    for rings in shapes:
+        if lons:
+            lons.append(None)
+            lats.append(None)
+        lons.extend(lon for lon, _ in rings[0])
+        lats.extend(lat for _, lat in rings[0])
+    return lons, lats
+
+
 def county_map(rows: Iterable[dict[str, Any]], metric: str, lang: str, name_of: Any) -> go.Figure:
-    """The counties coloured by ``metric``; the new areas as markers on the same scale."""
+    """The counties coloured by ``metric``, named on the map; the new areas as ringed markers
+    on the same scale. Lon/lat on plain axes, the y axis stretched by 1/cos(latitude) so the
+    shapes keep their proportions: SVG only (no WebGL, nothing fetched)."""
     by_code = {row["county"]: row for row in rows}
     geojson = counties_geojson()
     polygons = [f for f in geojson["features"] if f["properties"].get("kind") == "county"]
@@ -93,61 +115,87 @@ def county_map(rows: Iterable[dict[str, Any]], metric: str, lang: str, name_of: 
     values = [metric_value(by_code.get(f["id"], empty), metric, lang) for f in polygons + points]
     top = max(values) if values and max(values) > 0 else 1.0
     scale = "Blues" if metric != "completion_rate" else "Greens"
+    fills = sample_colorscale(scale, [value / top for value in values[: len(polygons)]])
     fig = go.Figure()
-    fig.add_trace(
-        go.Choroplethmap(
-            geojson=geojson,
-            featureidkey="properties.code",
-            locations=[f["id"] for f in polygons],
-            z=values[: len(polygons)],
-            zmin=0,
-            zmax=top,
-            colorscale=scale,
-            marker={"line": {"color": "#ffffff", "width": 1.5}, "opacity": 0.9},
-            colorbar={"title": {"text": metric_title(metric, lang)}, "thickness": 14},
-            hovertext=[hover_lines(name_of(f["id"]), by_code.get(f["id"], empty), lang) for f in polygons],
+    for feature, fill in zip(polygons, fills, strict=True):
+        lons, lats = outline(feature["geometry"])
+        fig.add_trace(
+            go.Scatter(
+                x=lons,
+                y=lats,
+                mode="lines",
+                fill="toself",
+                fillcolor=fill,
+                line={"color": "#ffffff", "width": 1.5},
+                hoveron="fills",
+                text=hover_lines(name_of(feature["id"]), by_code.get(feature["id"], empty), lang),
+                hoverinfo="text",
+                showlegend=False,
+                name=feature["id"],
+            )
+        )
+    named = [(f, value) for f, value in zip(polygons, values, strict=False) if f["id"] not in LEADER_LINES]
+    fig.add_trace(  # the county names, at each county's label point, light on a dark fill
+        go.Scatter(
+            x=[f["properties"]["label_lon"] for f, _ in named],
+            y=[f["properties"]["label_lat"] for f, _ in named],
+            mode="text",
+            text=[name_of(f["id"]) for f, _ in named],
+            textfont={
+                "size": 12,
+                "color": ["#ffffff" if value / top > 0.55 else "#1f2d3d" for _, value in named],
+            },
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    for feature in polygons:
+        if feature["id"] in LEADER_LINES:
+            ax, ay = LEADER_LINES[feature["id"]]
+            fig.add_annotation(
+                x=feature["properties"]["label_lon"],
+                y=feature["properties"]["label_lat"],
+                text=name_of(feature["id"]),
+                ax=ax,
+                ay=ay,
+                showarrow=True,
+                arrowhead=0,
+                arrowwidth=1,
+                arrowcolor="#1f2d3d",
+                bgcolor="rgba(255,255,255,0.85)",
+                font={"size": 12, "color": "#1f2d3d"},
+            )
+    fig.add_trace(  # the new areas; this trace also carries the colour bar for the whole map
+        go.Scatter(
+            x=[f["geometry"]["coordinates"][0] for f in points],
+            y=[f["geometry"]["coordinates"][1] for f in points],
+            mode="markers",
+            marker={
+                "size": 21,
+                "color": values[len(polygons) :],
+                "cmin": 0,
+                "cmax": top,
+                "colorscale": scale,
+                "line": {"color": "#333333", "width": 3},
+                "showscale": True,
+                "colorbar": {"title": {"text": metric_title(metric, lang)}, "thickness": 14},
+            },
+            hovertext=[
+                hover_lines(
+                    f"{name_of(f['id'])}（{t('overview.new_area', lang)}）", by_code.get(f["id"], empty), lang
+                )
+                for f in points
+            ],
             hoverinfo="text",
+            showlegend=False,
             name="",
         )
     )
-    if points:
-        fig.add_trace(  # a dark ring under each point (map markers have no outline of their own)
-            go.Scattermap(
-                lon=[f["geometry"]["coordinates"][0] for f in points],
-                lat=[f["geometry"]["coordinates"][1] for f in points],
-                mode="markers",
-                marker={"size": 27, "color": "#333333"},
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
-        fig.add_trace(
-            go.Scattermap(
-                lon=[f["geometry"]["coordinates"][0] for f in points],
-                lat=[f["geometry"]["coordinates"][1] for f in points],
-                mode="markers",
-                marker={
-                    "size": 21,
-                    "color": values[len(polygons) :],
-                    "cmin": 0,
-                    "cmax": top,
-                    "colorscale": scale,
-                    "opacity": 0.95,
-                },
-                hovertext=[
-                    hover_lines(
-                        f"{name_of(f['id'])}（{t('overview.new_area', lang)}）",
-                        by_code.get(f["id"], empty),
-                        lang,
-                    )
-                    for f in points
-                ],
-                hoverinfo="text",
-                showlegend=False,
-                name="",
-            )
-        )
-    return _layout(fig, 520, map={"style": "white-bg", "center": MAP_CENTER, "zoom": MAP_ZOOM})
+    fig.update_xaxes(visible=False, fixedrange=True)
+    fig.update_yaxes(
+        visible=False, fixedrange=True, scaleanchor="x", scaleratio=1 / math.cos(math.radians(MAP_LAT))
+    )
+    return _layout(fig, 520, plot_bgcolor="rgba(0,0,0,0)", hovermode="closest")
 
 
 def group_totals(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:

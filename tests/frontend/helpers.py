@@ -66,6 +66,16 @@ def figures(at: AppTest) -> list[dict[str, Any]]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def county_shapes(at: AppTest) -> dict[str, str]:
+    """The county map's shapes: county code -> the text a person reads hovering over it."""
+    return {
+        data["name"]: data["text"]
+        for figure in figures(at)
+        for data in figure["data"]
+        if data.get("type") == "scatter" and data.get("fill") == "toself"
+    }
+
+
 def trace(at: AppTest, kind: str) -> dict[str, Any]:
     for figure in figures(at):
         for data in figure["data"]:

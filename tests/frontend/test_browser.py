@@ -1,6 +1,6 @@
 """The real app in a real browser: ``streamlit run frontend/server.py`` (the app behind its security headers) against the live
 stack, driven by headless Chromium over the DevTools protocol. Logs in through the form
-(typing, clicking), waits for the overview (KPIs, the county map drawn on its canvas,
+(typing, clicking), waits for the overview (KPIs, the county map's shapes,
 charts) and the projects page (table, then a project opened by clicking its row), and
 saves ``tests/artifacts/overview.png`` and ``projects.png`` for a person to look at.
 
@@ -103,5 +103,26 @@ def test_overview_and_projects_in_a_browser(browser: Browser, frontend_url: str)
     assert "打开项目" in page and "基本信息" in page and "总投资" in page and "Traceback" not in page
     assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "page overflows"
     browser.screenshot(ARTIFACTS / "projects.png")
-    errors = [e for e in browser.console_errors() if "fonts.openmaptiles" not in e]
-    assert not [e for e in errors if "Traceback" in e]
+    assert not [e for e in browser.console_errors() if "Traceback" in e]
+
+
+def test_the_login_page_runs_the_chart_and_table_code_out_of_sight(
+    browser: Browser, frontend_url: str
+) -> None:
+    """A new browser fetches and compiles the chart and table code while the person types,
+    not after the click (bench/README, "P7 in a browser"); nothing of it shows."""
+    browser.navigate(frontend_url)
+    warm_up = "document.querySelector('.st-key-warm_up')"
+    browser.wait_for(
+        f"{warm_up} && {warm_up}.querySelector('.js-plotly-plot .main-svg')"
+        f" && {warm_up}.querySelector('[data-testid=\"stDataFrame\"] canvas')",
+        timeout=60,
+    )
+    visibility, right = browser.evaluate(
+        f"(() => {{ const r = {warm_up}.getBoundingClientRect();"
+        f" return [getComputedStyle({warm_up}).visibility, r.right]; }})()"
+    )
+    assert visibility == "hidden" and right <= 0
+    assert browser.evaluate(f"{warm_up}.innerText") == ""
+    visible = browser.evaluate(text_of("[data-testid=stMain]")).split()
+    assert visible[:3] == ["锦州市“十四五”规划项目库", "用户名", "密码"] and visible[-1] == "登录"

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+from plotly.colors import sample_colorscale
 
 from frontend import charts
 from frontend.format import (
@@ -98,6 +99,8 @@ def names(lang: str = "zh") -> Names:
         c: {"code": c, "zh": zh, "en": c.title()}
         for c, zh in (
             ("heishan", "黑山县"),
+            ("guta", "古塔区"),
+            ("linghe", "凌河区"),
             ("taihe", "太和区"),
             ("binhai", "滨海新区"),
             ("songshan", "松山新区"),
@@ -118,20 +121,32 @@ def rollup_row(county: str, total: int, done: int = 0, count: int = 1) -> dict[s
     }
 
 
-def test_the_map_is_an_offline_choropleth_with_the_new_areas_as_points() -> None:
+def test_the_map_draws_the_counties_as_svg_shapes_with_the_new_areas_as_points() -> None:
     nm = names()
     rows = [rollup_row("heishan", 1_469_927, 146_992, 13), rollup_row("binhai", 1_926_600, 0, 23)]
     fig = charts.county_map(rows, "investment", "zh", nm.county)
-    polygons, ring, points = fig.data
-    assert polygons.type == "choroplethmap" and len(polygons.locations) == 7
-    assert fig.layout.map.style == "white-bg"
-    heishan = list(polygons.locations).index("heishan")
-    assert polygons.z[heishan] == pytest.approx(146.9927)
-    assert "黑山县" in polygons.hovertext[heishan] and "146.99 亿元" in polygons.hovertext[heishan]
-    assert ring.hoverinfo == "skip" and points.type == "scattermap" and len(points.lon) == 2
+    *shapes, labels, points = fig.data
+    assert len(shapes) == 7 and all(s.type == "scatter" and s.fill == "toself" for s in shapes)
+    heishan = next(s for s in shapes if s.name == "heishan")
+    assert "黑山县" in heishan.text and "146.99 亿元" in heishan.text and heishan.hoveron == "fills"
+    # the colour scale runs to the largest value (binhai's point): heishan at 146.99 / 192.66
+    assert heishan.fillcolor == sample_colorscale("Blues", [146.9927 / 192.66])[0]
+    assert next(s for s in shapes if s.name == "yixian").fillcolor == sample_colorscale("Blues", [0.0])[0]
+    # a MultiPolygon's pieces are one trace, a gap (None) between them
+    taihe = next(s for s in shapes if s.name == "taihe")
+    pieces = next(f for f in charts.counties_geojson()["features"] if f["id"] == "taihe")["geometry"]
+    assert pieces["type"] == "MultiPolygon" and list(taihe.x).count(None) == len(pieces["coordinates"]) - 1
+    # names on the map: on the shapes, the two small districts beside theirs on a line
+    assert labels.mode == "text" and "黑山县" in labels.text and "古塔区" not in labels.text
+    assert {a.text for a in fig.layout.annotations} == {"古塔区", "凌河区"}
+    assert points.type == "scatter" and len(points.x) == 2 and points.marker.showscale
     assert any("滨海新区" in text and "192.66 亿元" in text for text in points.hovertext)
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == pytest.approx(
+        1.335, abs=0.01
+    )
     rate = charts.county_map(rows, "completion_rate", "en", nm.county)
-    assert rate.data[0].z[heishan] == pytest.approx(10.0)
+    rate_heishan = next(s for s in rate.data if s.name == "heishan")
+    assert "Completion rate: 10.0%" in rate_heishan.text and rate.data[-1].marker.cmax == pytest.approx(10.0)
 
 
 def test_target_paths_follow_the_progress_rules() -> None:
