@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from prometheus_client import Counter
@@ -116,6 +117,7 @@ class ResponseCache:
         self.ttl_s = ttl_s
         self.hits = hits
         self.misses = misses
+        self._hit_series: dict[str, Any] = {}
         self._seen_outages = 0
         #: invalidations that failed, and how many of them a bump has made good
         self._lost_invalidations = 0
@@ -135,7 +137,10 @@ class ResponseCache:
         )
 
     def count_hit(self, namespace: str) -> None:
-        self.hits.labels(namespace).inc()
+        series = self._hit_series.get(namespace)  # ``labels`` checks and hashes on every call
+        if series is None:
+            series = self._hit_series[namespace] = self.hits.labels(namespace)
+        series.inc()
 
     async def get(self, namespace: str, field: str) -> tuple[bytes | None, str | None]:
         """The cached body (or None) and the generation to store a fresh one under (None

@@ -15,7 +15,7 @@ the route would, with the route's own functions:
    :func:`~services.gateway.ratelimit.verdict`.
 
 A hit within the limit is answered here, exactly as the route answers a hit
-(:func:`~services.gateway.forward.cache_hit`), counted in ``gateway_cache_hits_total`` and,
+(:class:`~services.gateway.forward.CacheHit`), counted in ``gateway_cache_hits_total`` and,
 with ``scope["route"]`` set to the route, in the request metrics under its template. The
 middleware around this one (request id and access log, metrics, body limit, security
 headers) applies to it as to any answer.
@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.common.errors import Unauthenticated
 from services.gateway.cache import CACHED_READS, READ_SCRIPT, cache_entry, read_keys
 from services.gateway.deps import Parts, authenticate, rate_key
-from services.gateway.forward import cache_hit
+from services.gateway.forward import CacheHit
 from services.gateway.ratelimit import COUNT_SCRIPT, COUNTED_STATE, COUNTER_TTL_S, Counted, verdict, window
 from services.gateway.redislink import RedisUnavailable
 from services.gateway.roles import allows, rule_for
@@ -145,7 +145,7 @@ class FastCachedReads:
             return None
         gateway.cache.count_hit(entry[0])
         scope["route"] = route
-        return cache_hit(cached)
+        return CacheHit(cached)
 
     async def _count_and_read(
         self, scope: Scope, gateway: Parts, key: str, namespace: str, field: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,8 @@ def test_every_response_carries_a_request_id(gw: Gateway) -> None:
     ):
         assert response.headers["x-request-id"]
     assert gw.client.get("/health", headers={"X-Request-ID": "abc"}).headers["x-request-id"] == "abc"
+    made = [gw.client.get("/health").headers["x-request-id"] for _ in range(3)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made_id) for made_id in made) and len(set(made)) == 3
 
 
 def test_passwords_and_tokens_are_never_logged(gw: Gateway, caplog: pytest.LogCaptureFixture) -> None:

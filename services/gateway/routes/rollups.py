@@ -24,7 +24,7 @@ from services.common.i18n import negotiate
 from services.common.jsonio import JSONBytes, dumps
 from services.gateway.cache import cache_entry
 from services.gateway.deps import CurrentCaller, Gateway, authorize
-from services.gateway.forward import READ_ERRORS, cache_hit, cached_forward, problems
+from services.gateway.forward import READ_ERRORS, CacheHit, cached_forward, problems
 from services.gateway.jsondoc import DocumentedJSON
 from services.gateway.schemas import CountyRollup
 from services.gateway.upstream import Answer
@@ -79,7 +79,7 @@ async def rollup_by_county(request: Request, caller: CurrentCaller, gateway: Gat
     entry = cache_entry(request.url.path, request.url.query)  # the query is empty: StrictQuery
     cached, generation = await gateway.cache.get(*entry) if entry else (None, None)
     if cached is not None:
-        return cache_hit(cached)
+        return CacheHit(cached)
     principal = caller.principal()
     projects, indicators = await asyncio.gather(
         gateway.projects.call("GET", ROLLUP_PATH, principal=principal, request=request, query="by=county"),
