@@ -117,8 +117,10 @@ def county_map(rows: Iterable[dict[str, Any]], metric: str, lang: str, name_of: 
     scale = "Blues" if metric != "completion_rate" else "Greens"
     fills = sample_colorscale(scale, [value / top for value in values[: len(polygons)]])
     fig = go.Figure()
+    extent: list[float] = []  # every longitude of the outlines
     for feature, fill in zip(polygons, fills, strict=True):
         lons, lats = outline(feature["geometry"])
+        extent += [lon for lon in lons if lon is not None]
         fig.add_trace(
             go.Scatter(
                 x=lons,
@@ -140,10 +142,12 @@ def county_map(rows: Iterable[dict[str, Any]], metric: str, lang: str, name_of: 
             x=[f["properties"]["label_lon"] for f, _ in named],
             y=[f["properties"]["label_lat"] for f, _ in named],
             mode="text",
+            cliponaxis=False,  # a name near the edge (English names are long) is drawn whole
             text=[name_of(f["id"]) for f, _ in named],
-            textfont={
+            textfont={  # a contrasting shadow: a name may run past its shape's edge
                 "size": 12,
                 "color": ["#ffffff" if value / top > 0.55 else "#1f2d3d" for _, value in named],
+                "shadow": "auto",
             },
             hoverinfo="skip",
             showlegend=False,
@@ -191,7 +195,9 @@ def county_map(rows: Iterable[dict[str, Any]], metric: str, lang: str, name_of: 
             name="",
         )
     )
-    fig.update_xaxes(visible=False, fixedrange=True)
+    west, east = min(extent), max(extent)
+    pad = (east - west) * 0.06  # room for the names at the edges
+    fig.update_xaxes(visible=False, fixedrange=True, range=[west - pad, east + pad])
     fig.update_yaxes(
         visible=False, fixedrange=True, scaleanchor="x", scaleratio=1 / math.cos(math.radians(MAP_LAT))
     )
