@@ -39,8 +39,10 @@ OVERVIEW_DRAWN = (
 )
 #: the login form's button
 LOGIN_BUTTON = '[data-testid="stFormSubmitButton"] button'
-#: the login page's hidden chart drawn (``frontend.shell.warm_up_browser``): the chart code is loaded
-WARM_UP_DRAWN = "!!document.querySelector('.st-key-warm_up .js-plotly-plot .main-svg')"
+#: the login page's hidden container (``frontend.shell.warm_up_browser``), and its chart drawn:
+#: the chart code is loaded
+WARM_UP = "document.querySelector('.st-key-warm_up')"
+WARM_UP_DRAWN = f"!!({WARM_UP} && {WARM_UP}.querySelector('.js-plotly-plot .main-svg'))"
 #: seconds between the login form filled in by the bench (at once) and its click on 登录: what
 #: a person's typing of a user name and a password takes at the least
 TYPING_S = 2.0

@@ -116,9 +116,9 @@ def in_browser(
     warm_ups: list[float] = []
     kpi = ""
 
-    def click_to_drawn(browser: Browser, first: bool = False) -> float:
+    def click_to_drawn(browser: Browser, warm_ups: list[float] | None = None) -> float:
         fill_login(browser, frontend_url, username, password)
-        if first:  # when the login page's hidden chart was drawn, from the page's start
+        if warm_ups is not None:  # when the login page's hidden chart was drawn, from the page's start
             warm_ups.append(browser.ms_when(WARM_UP_DRAWN) / 1000)
         time.sleep(TYPING_S)
         cold_gateway_cache(redis_url)
@@ -132,11 +132,9 @@ def in_browser(
     for attempt in range(repeat + 1):
         browser = Browser(chromium)  # an empty profile: nothing of the site cached
         try:
-            seconds = click_to_drawn(browser, first=True)
+            seconds = click_to_drawn(browser, warm_ups if attempt else None)
             if attempt:
                 first_visits.append(seconds)
-            else:
-                warm_ups.clear()
             if attempt < repeat:
                 continue
             for _ in range(repeat):  # the last browser returns

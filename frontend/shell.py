@@ -28,7 +28,9 @@ from frontend.i18n import t
 from frontend.ui import ICON_DOWN, ICON_ERROR, guard, lang, me, sign_in, sign_out
 
 PAGE_TITLE = "锦州市“十四五”规划项目库"
-#: laid out and drawn, off screen, invisible, out of the accessibility tree and the tab order
+#: the login page's hidden container (``st-key-<key>`` is its CSS class): laid out and drawn,
+#: off screen, invisible, out of the accessibility tree and the tab order
+WARM_UP_KEY = "warm_up"
 WARM_UP_CSS = "position: fixed; left: -10000px; top: 0; width: 320px; visibility: hidden"
 PAGES = Path(__file__).resolve().parent / "pages"
 _shell = threading.local()
@@ -93,8 +95,8 @@ def warm_up_browser() -> None:
     fetches and compiles Streamlit's chart and table code (4.7 and 1.2 MB of JavaScript)
     the first time a page shows one; here that happens while the person types, instead of
     after the click on 登录 (bench/README, "P7 in a browser")."""
-    with st.container(key="warm_up"):
-        st.html(f"<style>.st-key-warm_up {{{WARM_UP_CSS}}}</style>")
+    with st.container(key=WARM_UP_KEY):
+        st.html(f"<style>.st-key-{WARM_UP_KEY} {{{WARM_UP_CSS}}}</style>")
         st.plotly_chart(go.Figure(go.Bar(x=[1], y=[1])), key="warm_up_chart", config={"staticPlot": True})
         st.dataframe(pd.DataFrame({"": [1]}), hide_index=True)
 

@@ -260,7 +260,7 @@ def _wide_rows(by: list[str], filters: ProjectFilters, result: Sequence[Any]) ->
             status_counts = dict(zip(STATUS_ORDER, counts, strict=False))
         else:
             status_counts = zeros.copy()
-            status_counts.update(dict(zip(statuses, counts, strict=True)))
+            status_counts.update(zip(statuses, counts, strict=True))
         total, done = int(record[keys + 1]), int(record[keys + 2])
         row = dict(zip(by, record, strict=False))
         row["project_count"] = sum(counts)

@@ -18,7 +18,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.browser import IDLE, LOGIN_BUTTON, OVERVIEW_DRAWN, Browser, fill_login, find_chromium
+from bench.browser import (
+    IDLE,
+    LOGIN_BUTTON,
+    OVERVIEW_DRAWN,
+    WARM_UP,
+    WARM_UP_DRAWN,
+    Browser,
+    fill_login,
+    find_chromium,
+)
 from tests.frontend.conftest import PASSWORDS, ROOT, Stack
 from tests.support import streamlit_server
 
@@ -112,17 +121,14 @@ def test_the_login_page_runs_the_chart_and_table_code_out_of_sight(
     """A new browser fetches and compiles the chart and table code while the person types,
     not after the click (bench/README, "P7 in a browser"); nothing of it shows."""
     browser.navigate(frontend_url)
-    warm_up = "document.querySelector('.st-key-warm_up')"
     browser.wait_for(
-        f"{warm_up} && {warm_up}.querySelector('.js-plotly-plot .main-svg')"
-        f" && {warm_up}.querySelector('[data-testid=\"stDataFrame\"] canvas')",
-        timeout=60,
+        f"{WARM_UP_DRAWN} && {WARM_UP}.querySelector('[data-testid=\"stDataFrame\"] canvas')", timeout=60
     )
     visibility, right = browser.evaluate(
-        f"(() => {{ const r = {warm_up}.getBoundingClientRect();"
-        f" return [getComputedStyle({warm_up}).visibility, r.right]; }})()"
+        f"(() => {{ const r = {WARM_UP}.getBoundingClientRect();"
+        f" return [getComputedStyle({WARM_UP}).visibility, r.right]; }})()"
     )
     assert visibility == "hidden" and right <= 0
-    assert browser.evaluate(f"{warm_up}.innerText") == ""
+    assert browser.evaluate(f"{WARM_UP}.innerText") == ""
     visible = browser.evaluate(text_of("[data-testid=stMain]")).split()
     assert visible[:3] == ["锦州市“十四五”规划项目库", "用户名", "密码"] and visible[-1] == "登录"
